@@ -697,7 +697,7 @@ enum mshm_liveness
 mshm_liveness(struct mshm_reader *r, uint64_t now)
 {
     const struct mshm_header *h = mshm_hdr(r);
-    uint64_t hb = mshm_ld_acq(&h->hb_count);
+    uint64_t hb = mshm_ld_acq(&h->hb_count);       /* LMM(liveness:A) */
     uint64_t stale_ns, hb_mono;
     uint32_t stale_ms = mshm_ld(&h->stale_after_ms);
 
