@@ -1,0 +1,480 @@
+/*
+ * ctl_conn.c -- hiredis async connection with connect and command deadlines.
+ *
+ * hiredis 0.14.1 facts this relies on (checked against its async.c):
+ *  - a failed connect calls onConnect(REDIS_ERR) and frees the context; the
+ *    disconnect callback is not called;
+ *  - redisAsyncFree() outside a hiredis callback runs every pending reply
+ *    callback with NULL, then onDisconnect if the context was connected;
+ *    inside a callback it is deferred until that callback returns;
+ *  - freeing the context from inside onConnect is a use-after-free, so the
+ *    connection is reported up only from the reply to a handshake command.
+ */
+#define _GNU_SOURCE
+#include <hiredis/adapters/libev.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_conn.h"
+
+/* One request in flight (or one subscription). */
+struct req {
+    struct req *next, *prev;
+    struct ctl_conn *c;
+    ctl_reply_fn fn;
+    void *pd;
+    uint64_t deadline_ms;         /* 0 for subscriptions          */
+    int persistent;               /* subscription: many replies   */
+};
+
+struct ctl_conn {
+    struct ev_loop *loop;
+    redisAsyncContext *ac;        /* NULL when DOWN                */
+    struct ctl_addr addr;
+    char *username, *password, *client_name;
+    uint32_t connect_timeout_ms, timeout_ms;
+    ctl_state_fn state_fn;
+    void *ud;
+    enum ctl_conn_state state;
+    uint64_t connect_deadline_ms;
+    ev_timer timer;               /* earliest deadline             */
+    struct req pending;           /* FIFO sentinel node: commands  */
+    struct req subs;              /* sentinel node: subscriptions  */
+    uint32_t n_pending;
+    char reason[128];             /* why it went down              */
+};
+
+uint64_t
+ctl_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+ctl_now_ms(void)
+{
+    return ctl_now_ns() / 1000000ull;
+}
+
+static void
+list_init(struct req *head)
+{
+    head->next = head->prev = head;
+}
+
+static void
+list_append(struct req *head, struct req *r)
+{
+    r->prev = head->prev;
+    r->next = head;
+    head->prev->next = r;
+    head->prev = r;
+}
+
+static void
+list_unlink(struct req *r)
+{
+    r->prev->next = r->next;
+    r->next->prev = r->prev;
+    r->next = r->prev = r;
+}
+
+/* Arm the timer for the nearest deadline (connect or oldest request). */
+static void
+rearm(struct ctl_conn *c)
+{
+    uint64_t deadline = 0, now;
+
+    ev_timer_stop(c->loop, &c->timer);
+    if (c->pending.next != &c->pending) {
+        deadline = c->pending.next->deadline_ms;     /* includes the handshake */
+    } else if (c->state == CTL_CONN_CONNECTING) {
+        deadline = c->connect_deadline_ms;
+    }
+    if (deadline == 0) {
+        return;
+    }
+    now = ctl_now_ms();
+    ev_timer_set(&c->timer, deadline > now ? (double)(deadline - now) / 1000.0 : 0.0, 0.0);
+    ev_timer_start(c->loop, &c->timer);
+}
+
+static void
+set_reason(struct ctl_conn *c, const char *reason)
+{
+    if (c->reason[0] == '\0') {
+        snprintf(c->reason, sizeof(c->reason), "%s", reason);
+    }
+}
+
+/* The connection is gone: report it once. */
+static void
+went_down(struct ctl_conn *c)
+{
+    char reason[sizeof(c->reason)];
+
+    c->ac = NULL;
+    c->state = CTL_CONN_DOWN;
+    ev_timer_stop(c->loop, &c->timer);
+    memcpy(reason, c->reason[0] ? c->reason : "disconnected", sizeof(reason));
+    reason[sizeof(reason) - 1] = '\0';
+    c->reason[0] = '\0';
+    if (c->state_fn != NULL) {
+        c->state_fn(c, 0, reason, c->ud);
+    }
+}
+
+static void
+on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct req *r = privdata;
+    struct ctl_conn *c = r->c;
+
+    (void)ac;
+    if (r->persistent) {
+        if (r->fn != NULL) {
+            r->fn(c, reply, r->pd);
+        }
+        if (reply == NULL) {
+            list_unlink(r);
+            free(r);
+        }
+        return;
+    }
+    list_unlink(r);
+    c->n_pending--;
+    if (c->state == CTL_CONN_UP || c->state == CTL_CONN_CONNECTING) {
+        rearm(c);
+    }
+    if (r->fn != NULL) {
+        r->fn(c, reply, r->pd);
+    }
+    free(r);
+}
+
+static int
+submit(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int persistent, int argc,
+       const char **argv)
+{
+    struct req *r;
+
+    if (c->ac == NULL || argc <= 0) {
+        return -1;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -1;
+    }
+    r->c = c;
+    r->fn = fn;
+    r->pd = pd;
+    r->persistent = persistent;
+    if (redisAsyncCommandArgv(c->ac, on_reply, r, argc, argv, NULL) != REDIS_OK) {
+        free(r);
+        return -1;
+    }
+    if (persistent) {
+        list_append(&c->subs, r);
+    } else {
+        r->deadline_ms = ctl_now_ms() + c->timeout_ms;
+        list_append(&c->pending, r);
+        c->n_pending++;
+        if (c->n_pending == 1) {
+            rearm(c);
+        }
+    }
+    return 0;
+}
+
+/* Handshake replies: AUTH must succeed; the final PING marks the link up. */
+static void
+on_auth(struct ctl_conn *c, redisReply *reply, void *pd)
+{
+    (void)pd;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        set_reason(c, "authentication failed");
+        ctl_conn_close(c, "authentication failed");
+    }
+}
+
+static void
+on_ready(struct ctl_conn *c, redisReply *reply, void *pd)
+{
+    (void)pd;
+    if (reply == NULL || c->state != CTL_CONN_CONNECTING) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        char why[sizeof(c->reason)];
+
+        snprintf(why, sizeof(why), "handshake: %.100s", reply->str);
+        set_reason(c, why);
+        ctl_conn_close(c, why);
+        return;
+    }
+    c->state = CTL_CONN_UP;
+    rearm(c);
+    if (c->state_fn != NULL) {
+        c->state_fn(c, 1, "connected", c->ud);
+    }
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    struct ctl_conn *c = ac->data;
+    const char *argv[4];
+    int argc = 0;
+
+    if (status != REDIS_OK) {
+        char why[sizeof(c->reason)];
+
+        snprintf(why, sizeof(why), "connect failed: %.100s", ac->errstr);
+        set_reason(c, why);
+        went_down(c);       /* hiredis frees the context itself */
+        return;
+    }
+    /* never free the context in here (see the file comment) */
+    if (c->password != NULL) {
+        argv[argc++] = "AUTH";
+        if (c->username != NULL) {
+            argv[argc++] = c->username;
+        }
+        argv[argc++] = c->password;
+        submit(c, on_auth, NULL, 0, argc, argv);
+    }
+    if (c->client_name != NULL) {
+        argv[0] = "CLIENT";
+        argv[1] = "SETNAME";
+        argv[2] = c->client_name;
+        submit(c, NULL, NULL, 0, 3, argv);
+    }
+    argv[0] = "PING";
+    submit(c, on_ready, NULL, 0, 1, argv);
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct ctl_conn *c = ac->data;
+
+    if (status != REDIS_OK) {
+        char why[sizeof(c->reason)];
+
+        snprintf(why, sizeof(why), "connection lost: %.100s", ac->errstr);
+        set_reason(c, why);
+    }
+    if (c->ac == ac) {
+        went_down(c);
+    }
+}
+
+static void
+on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct ctl_conn *c = w->data;
+    uint64_t now = ctl_now_ms();
+
+    (void)loop;
+    (void)revents;
+    if (c->state == CTL_CONN_CONNECTING && now >= c->connect_deadline_ms &&
+        c->pending.next == &c->pending) {
+        ctl_conn_close(c, "connect timeout");
+        return;
+    }
+    if (c->pending.next != &c->pending && now >= c->pending.next->deadline_ms) {
+        ctl_conn_close(c, c->state == CTL_CONN_UP ? "command timeout" : "handshake timeout");
+        return;
+    }
+    rearm(c);
+}
+
+struct ctl_conn *
+ctl_conn_new(struct ev_loop *loop, const struct ctl_addr *addr, const struct ctl_cred *cred,
+             const char *client_name, uint32_t connect_timeout_ms, uint32_t timeout_ms,
+             ctl_state_fn state_fn, void *ud)
+{
+    struct ctl_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        return NULL;
+    }
+    c->loop = loop;
+    c->addr = *addr;
+    c->connect_timeout_ms = connect_timeout_ms ? connect_timeout_ms : 500;
+    c->timeout_ms = timeout_ms ? timeout_ms : 1000;
+    c->state_fn = state_fn;
+    c->ud = ud;
+    list_init(&c->pending);
+    list_init(&c->subs);
+    ev_init(&c->timer, on_timer);
+    c->timer.data = c;
+    if ((cred != NULL && cred->username != NULL && (c->username = strdup(cred->username)) == NULL) ||
+        (cred != NULL && cred->password != NULL && (c->password = strdup(cred->password)) == NULL) ||
+        (client_name != NULL && (c->client_name = strdup(client_name)) == NULL)) {
+        ctl_conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int
+ctl_conn_connect(struct ctl_conn *c)
+{
+    redisAsyncContext *ac;
+
+    if (c->state != CTL_CONN_DOWN) {
+        return 0;
+    }
+    ac = redisAsyncConnect(c->addr.host, c->addr.port);
+    if (ac == NULL) {
+        return -1;
+    }
+    if (ac->err) {
+        redisAsyncFree(ac);
+        return -1;
+    }
+    ac->data = c;
+    if (redisLibevAttach(c->loop, ac) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return -1;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    c->ac = ac;
+    c->reason[0] = '\0';
+    c->state = CTL_CONN_CONNECTING;
+    c->connect_deadline_ms = ctl_now_ms() + c->connect_timeout_ms;
+    rearm(c);
+    return 0;
+}
+
+int
+ctl_conn_command(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc, const char **argv)
+{
+    if (c->state != CTL_CONN_UP) {
+        return -1;
+    }
+    return submit(c, fn, pd, 0, argc, argv);
+}
+
+int
+ctl_conn_commandf(struct ctl_conn *c, ctl_reply_fn fn, void *pd, const char *fmt, ...)
+{
+    struct req *r;
+    va_list ap;
+    int rc;
+
+    if (c->state != CTL_CONN_UP || c->ac == NULL) {
+        return -1;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return -1;
+    }
+    r->c = c;
+    r->fn = fn;
+    r->pd = pd;
+    va_start(ap, fmt);
+    rc = redisvAsyncCommand(c->ac, on_reply, r, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        free(r);
+        return -1;
+    }
+    r->deadline_ms = ctl_now_ms() + c->timeout_ms;
+    list_append(&c->pending, r);
+    c->n_pending++;
+    if (c->n_pending == 1) {
+        rearm(c);
+    }
+    return 0;
+}
+
+int
+ctl_conn_subscribe(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc, const char **argv)
+{
+    if (c->state != CTL_CONN_UP) {
+        return -1;
+    }
+    return submit(c, fn, pd, 1, argc, argv);
+}
+
+int
+ctl_conn_send(struct ctl_conn *c, int argc, const char **argv)
+{
+    if (c->state != CTL_CONN_UP || c->ac == NULL) {
+        return -1;
+    }
+    return redisAsyncCommandArgv(c->ac, NULL, NULL, argc, argv, NULL) == REDIS_OK ? 0 : -1;
+}
+
+void
+ctl_conn_close(struct ctl_conn *c, const char *reason)
+{
+    redisAsyncContext *ac = c->ac;
+    int deferred;
+
+    if (ac == NULL) {
+        return;
+    }
+    set_reason(c, reason);
+    deferred = (ac->c.flags & REDIS_IN_CALLBACK) != 0;
+    if (ac->c.flags & REDIS_FREEING) {
+        return;             /* already on its way out */
+    }
+    c->state = CTL_CONN_DOWN;   /* commands from the NULL callbacks now fail */
+    ev_timer_stop(c->loop, &c->timer);
+    redisAsyncFree(ac);
+    if (!deferred && c->ac == ac) {
+        went_down(c);       /* was not connected: no onDisconnect */
+    }
+}
+
+void
+ctl_conn_free(struct ctl_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    c->state_fn = NULL;     /* the owner is going away: no more reports */
+    ctl_conn_close(c, "freed");
+    ev_timer_stop(c->loop, &c->timer);
+    free(c->username);
+    if (c->password != NULL) {
+        explicit_bzero(c->password, strlen(c->password));
+        free(c->password);
+    }
+    free(c->client_name);
+    free(c);
+}
+
+enum ctl_conn_state
+ctl_conn_state(const struct ctl_conn *c)
+{
+    return c->state;
+}
+
+const struct ctl_addr *
+ctl_conn_addr(const struct ctl_conn *c)
+{
+    return &c->addr;
+}
+
+uint32_t
+ctl_conn_pending(const struct ctl_conn *c)
+{
+    return c->n_pending;
+}
+
+void
+ctl_conn_set_addr(struct ctl_conn *c, const struct ctl_addr *addr)
+{
+    c->addr = *addr;
+}
