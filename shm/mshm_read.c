@@ -385,6 +385,7 @@ int
 mshm_read_state(const struct mshm_reader *r, struct mshm_state *st)
 {
     const struct mshm_geo *g = &r->geo;
+    int rc;
 
     memset(st, 0, sizeof(*st));
     st->groups = calloc(g->group_cap, sizeof(struct mshm_group));
@@ -401,7 +402,11 @@ mshm_read_state(const struct mshm_reader *r, struct mshm_state *st)
     st->server_cap = g->server_cap;
     st->cluster_cap = g->cluster_cap;
     st->longname_cap = g->longname_cap;
-    return mshm_read(r, copy_state, st, &st->latch);
+    rc = mshm_read(r, copy_state, st, &st->latch);
+    if (rc != MSHM_OK) {
+        mshm_state_free(st);    /* nothing is held on error (load_model leaked) */
+    }
+    return rc;
 }
 
 uint64_t
@@ -645,7 +650,13 @@ mshm_next_event(struct mshm_reader *r, struct mshm_event *ev, uint64_t *lost)
         r->ev_next = oldest;
         return MSHM_ERR_LOST;
     }
-    if (next > head) {
+    /*
+     * next == head + 1 is normal: we read event `head` between its seq store
+     * and the head store (LMM(ring:B) / LMM(ring:C)), or its writer died in
+     * between and the adopter advances the head past it (repair_ring).
+     * Rewinding then would deliver that event twice.
+     */
+    if (next > head + 1) {
         r->ev_next = head;      /* writer went back (adopted an older head) */
     }
     return 0;

@@ -390,7 +390,8 @@ mshm_w_put_server(struct mshm_writer *w, uint32_t idx, const struct mshm_server 
     if (!m->dirty[idx]) {
         next.change_seq++;
     }
-    old_group = cur->group_idx;
+    /* a record not in use belongs to no group: don't bump group_idx 0 of a blank */
+    old_group = (cur->flags & MSHM_SF_IN_USE) ? cur->group_idx : MSHM_NONE;
     *cur = next;
     stage(w, K_SERVER, idx);
     bump_group(w, next.group_idx);
@@ -1029,6 +1030,10 @@ mshm_writer_open(const struct mshm_writer_opts *o, struct mshm_writer **out, int
     *out = NULL;
     if (o->path == NULL || o->path[0] == '\0' || strlen(o->path) > 500) {
         seterr(err, errlen, "segment path empty or longer than 500 bytes");
+        return MSHM_ERR_RANGE;
+    }
+    if ((o->mode & 0022) != 0) {   /* readers, and our own restart, would refuse it */
+        seterr(err, errlen, "segment mode %04o is group/other-writable", (unsigned)o->mode);
         return MSHM_ERR_RANGE;
     }
     rc = plan_geometry(o, &plan, err, errlen);
