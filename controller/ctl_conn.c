@@ -8,7 +8,14 @@
  *    callback with NULL, then onDisconnect if the context was connected;
  *    inside a callback it is deferred until that callback returns;
  *  - freeing the context from inside onConnect is a use-after-free, so the
- *    connection is reported up only from the reply to a handshake command.
+ *    connection is reported up only from the reply to a handshake command;
+ *  - a (P)SUBSCRIBE with N distinct channels/patterns stores the callback N
+ *    times, and redisAsyncFree() runs it with NULL N times: a subscription
+ *    request is therefore reference-counted (see struct req, sub_refs());
+ *  - a command sent on a subscribed context (PING) pushes its callback onto
+ *    ac->sub.invalid, but an array reply (["pong", arg]) is routed through
+ *    the pattern table and never pops it: one leaked node per PING until the
+ *    context is freed.  ctl_conn_send() takes the node back (drop_invalid()).
  */
 #define _GNU_SOURCE
 #include <hiredis/adapters/libev.h>
@@ -16,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ctl_conn.h"
@@ -28,6 +36,8 @@ struct req {
     void *pd;
     uint64_t deadline_ms;         /* 0 for subscriptions          */
     int persistent;               /* subscription: many replies   */
+    int refs;                     /* subscription: NULL calls still to come
+                                     (one per distinct channel/pattern) */
 };
 
 struct ctl_conn {
@@ -122,8 +132,7 @@ went_down(struct ctl_conn *c)
     c->ac = NULL;
     c->state = CTL_CONN_DOWN;
     ev_timer_stop(c->loop, &c->timer);
-    memcpy(reason, c->reason[0] ? c->reason : "disconnected", sizeof(reason));
-    reason[sizeof(reason) - 1] = '\0';
+    snprintf(reason, sizeof(reason), "%s", c->reason[0] ? c->reason : "disconnected");
     c->reason[0] = '\0';
     if (c->state_fn != NULL) {
         c->state_fn(c, 0, reason, c->ud);
@@ -138,6 +147,9 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
     (void)ac;
     if (r->persistent) {
+        if (reply == NULL && --r->refs > 0) {
+            return;             /* hiredis calls once per channel/pattern */
+        }
         if (r->fn != NULL) {
             r->fn(c, reply, r->pd);
         }
@@ -158,6 +170,49 @@ on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     free(r);
 }
 
+/* How many times hiredis will call back with NULL for this subscription:
+ * once per distinct channel/pattern (it keys them in a dict). */
+static int
+sub_refs(int argc, const char **argv)
+{
+    int i, j, n = 0;
+
+    for (i = 1; i < argc; i++) {
+        for (j = 1; j < i && strcmp(argv[i], argv[j]) != 0; j++) {
+        }
+        n += (j == i);
+    }
+    return n > 0 ? n : 1;
+}
+
+/* Take back the callback node hiredis 0.14.1 pushed onto sub.invalid for a
+ * command sent on a subscribed context (see the file comment).  Only a node
+ * with no callback is ours; anything else is left alone. */
+static void
+drop_invalid(redisAsyncContext *ac)
+{
+    redisCallbackList *l = &ac->sub.invalid;
+    redisCallback *prev = NULL, *cb = l->head;
+
+    if (l->tail == NULL || l->tail->fn != NULL || l->tail->privdata != NULL) {
+        return;
+    }
+    while (cb != NULL && cb != l->tail) {
+        prev = cb;
+        cb = cb->next;
+    }
+    if (cb == NULL) {
+        return;
+    }
+    if (prev == NULL) {
+        l->head = NULL;
+    } else {
+        prev->next = NULL;
+    }
+    l->tail = prev;
+    free(cb);
+}
+
 static int
 submit(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int persistent, int argc,
        const char **argv)
@@ -175,6 +230,7 @@ submit(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int persistent, int argc,
     r->fn = fn;
     r->pd = pd;
     r->persistent = persistent;
+    r->refs = persistent ? sub_refs(argc, argv) : 0;
     if (redisAsyncCommandArgv(c->ac, on_reply, r, argc, argv, NULL) != REDIS_OK) {
         free(r);
         return -1;
@@ -203,6 +259,22 @@ on_auth(struct ctl_conn *c, redisReply *reply, void *pd)
     }
 }
 
+/*
+ * A server that is loading its dataset, running a slow script, or a replica
+ * without its master (replica-serve-stale-data no) refuses PING with
+ * -LOADING / -BUSY / -MASTERDOWN, yet it is reachable and the connection is
+ * authenticated: the handshake succeeded, and the owner judges the server's
+ * state from its own commands (ROLE and INFO run while loading and stale).
+ * Failing the handshake on these would keep such a server unreachable.
+ */
+static int
+server_state_error(const redisReply *reply)
+{
+    return reply->str != NULL &&
+           (strncmp(reply->str, "LOADING", 7) == 0 || strncmp(reply->str, "BUSY", 4) == 0 ||
+            strncmp(reply->str, "MASTERDOWN", 10) == 0);
+}
+
 static void
 on_ready(struct ctl_conn *c, redisReply *reply, void *pd)
 {
@@ -210,7 +282,7 @@ on_ready(struct ctl_conn *c, redisReply *reply, void *pd)
     if (reply == NULL || c->state != CTL_CONN_CONNECTING) {
         return;
     }
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (reply->type == REDIS_REPLY_ERROR && !server_state_error(reply)) {
         char why[sizeof(c->reason)];
 
         snprintf(why, sizeof(why), "handshake: %.100s", reply->str);
@@ -409,10 +481,21 @@ ctl_conn_subscribe(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc, cons
 int
 ctl_conn_send(struct ctl_conn *c, int argc, const char **argv)
 {
-    if (c->state != CTL_CONN_UP || c->ac == NULL) {
+    int subscribed;
+
+    if (c->state != CTL_CONN_UP || c->ac == NULL || argc <= 0) {
         return -1;
     }
-    return redisAsyncCommandArgv(c->ac, NULL, NULL, argc, argv, NULL) == REDIS_OK ? 0 : -1;
+    subscribed = (c->ac->c.flags & REDIS_SUBSCRIBED) != 0;
+    if (redisAsyncCommandArgv(c->ac, NULL, NULL, argc, argv, NULL) != REDIS_OK) {
+        return -1;
+    }
+    if (subscribed && strcasecmp(argv[0], "subscribe") != 0 &&
+        strcasecmp(argv[0], "psubscribe") != 0 && strcasecmp(argv[0], "unsubscribe") != 0 &&
+        strcasecmp(argv[0], "punsubscribe") != 0) {
+        drop_invalid(c->ac);
+    }
+    return 0;
 }
 
 void

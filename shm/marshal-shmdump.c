@@ -1406,7 +1406,7 @@ check_ring_once(const struct mshm_reader *r, int known_types, uint64_t *present,
 {
     const struct mshm_header *h = mshm_hdr(r);
     uint64_t head0 = mshm_ld_acq(&h->ev_head), head1, seq, cap = r->geo.ring_cap;
-    struct mshm_event ev;
+    struct mshm_event ev = {0};
     uint64_t i;
 
     *present = 0;
@@ -1691,7 +1691,7 @@ watch_state(struct watch *w)
 static int
 watch_events(struct watch *w)
 {
-    struct mshm_event ev;
+    struct mshm_event ev = {0};
     uint64_t lost;
     char txt[4 * TXT];
     int rc, loaded = 0;
