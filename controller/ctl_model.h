@@ -77,6 +77,28 @@ struct ctl_sentinel_view {
     } replicas[MSHM_GROUP_SERVERS];
 };
 
+/* Hooks the model calls as servers come and go (main wires ctl_health). */
+struct ctl_model_hooks {
+    void (*server_added)(void *ud, struct ctl_server *s);
+    void (*server_removed)(void *ud, struct ctl_server *s);
+    void (*check_now)(void *ud, struct ctl_server *s);  /* re-probe soon */
+    /* an event happened: name (masterDown ...), group, server, old server */
+    void (*event)(void *ud, const char *name, const char *group, const char *server,
+                  const char *old_server, unsigned long long epoch);
+    void *ud;
+};
+void ctl_model_set_hooks(struct ctl_model *m, const struct ctl_model_hooks *h);
+
+/* Credentials to use for server s (its group's, else the default). */
+const struct ctl_cred *ctl_model_server_cred(struct ctl_model *m, struct ctl_server *s);
+
+/* Periodic housekeeping (warm-up deadline, stale sentinel views); main calls
+ * it every 100 ms. */
+void ctl_model_tick(struct ctl_model *m);
+
+/* 1 while the controller has not completed its first full resolve. */
+int ctl_model_warming(const struct ctl_model *m);
+
 /* Create the model for cfg, publishing through w.  adopted: w holds a state
  * from an earlier run (indices are reused, events are derived against it). */
 struct ctl_model *ctl_model_new(const struct ctl_config *cfg, struct mshm_writer *w);

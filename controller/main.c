@@ -1,18 +1,50 @@
 /*
- * main.c -- marshal-controller entry point.
+ * main.c -- marshal-controller: one libev loop, the single writer of the
+ * segment.
  *
- * This increment implements configuration loading and --check-config; the
- * sentinel client, health checker and publisher land with the rest of
- * issue 4, and until then running without --check-config says so and exits.
+ *   config -> writer (create / adopt / replace) -> model <- health, sentinels
+ *   ev_prepare: ctl_model_flush()  (every change published before the loop
+ *                                   blocks again: sub-millisecond)
+ *   timers: heartbeat, model tick;  signals: HUP reload, TERM/INT stop
+ *
+ * Runs in the foreground (systemd Type=simple); logs to stderr by default.
  */
+#define _GNU_SOURCE
+#include <ev.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl_config.h"
+#include "ctl_conn.h"
+#include "ctl_health.h"
+#include "ctl_log.h"
+#include "ctl_model.h"
+#include "ctl_notify.h"
+#include "ctl_sentinel.h"
+#include "mshm_write.h"
 
-#define CTL_EXIT_CONFIG 2
+#define CTL_EXIT_RUNTIME 1
+#define CTL_EXIT_CONFIG  2
+
+/* Everything the daemon owns. */
+struct daemon {
+    struct ev_loop *loop;
+    char conf_path[CTL_PATH_MAX];
+    struct ctl_config *cfg;
+    struct mshm_writer *w;
+    struct ctl_model *m;
+    struct ctl_health *h;
+    struct ctl_sentinels *s;
+    struct ctl_notify *notify;
+    ev_prepare flush;
+    ev_timer heartbeat, tick;
+    ev_signal sighup, sigterm, sigint;
+    uint64_t config_gen;         /* ++ per successful reload */
+};
 
 static void
 usage(FILE *f)
@@ -22,6 +54,9 @@ usage(FILE *f)
             "  -c, --config FILE   configuration (default /etc/marshal/marshal.conf)\n"
             "      --check-config  validate the configuration, print a summary, exit\n"
             "  -h, --help          this text\n"
+            "Runs in the foreground; SIGHUP reloads the configuration (the old one is\n"
+            "kept if the new one is invalid), SIGTERM/SIGINT stop it.  The segment is\n"
+            "left in place on exit, marked WRITER_STOPPED.\n"
             "exit status: 0 ok, 1 runtime error, 2 configuration error\n");
 }
 
@@ -50,14 +85,246 @@ summary(const struct ctl_config *cfg)
     for (i = 0; i < cfg->n_clusters; i++) {
         const struct ctl_cluster_cfg *c = &cfg->clusters[i];
 
-        printf("%s %s: %s, members", c->rule == 2 ? "farm" : "cluster", c->name,
-               ctl_rule_name(c->rule));
+        printf("%s %s: %s, members", c->rule == CTL_RULE_MARSHAL10 ? "farm" : "cluster",
+               c->name, ctl_rule_name(c->rule));
         for (j = 0; j < c->n_members; j++) {
             printf(" %s(%u)%s", c->members[j].name, c->members[j].power,
                    (int)j == c->primary ? "*" : "");
         }
         printf("\n");
     }
+}
+
+/* ---- loop callbacks ----------------------------------------------------- */
+
+static void
+on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    ctl_model_flush(d->m);
+}
+
+static void
+on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    mshm_w_heartbeat(d->w);
+}
+
+static void
+on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct daemon *d = w->data;
+
+    (void)loop;
+    (void)revents;
+    ctl_model_tick(d->m);
+}
+
+static void
+hook_added(void *ud, struct ctl_server *s)
+{
+    struct daemon *d = ud;
+
+    if (ctl_health_watch(d->h, s) != 0) {
+        log_warn("cannot health-check %s:%u", s->addr.host, s->addr.port);
+    }
+}
+
+static void
+hook_removed(void *ud, struct ctl_server *s)
+{
+    struct daemon *d = ud;
+
+    ctl_health_unwatch(d->h, s);
+}
+
+static void
+hook_check_now(void *ud, struct ctl_server *s)
+{
+    struct daemon *d = ud;
+
+    ctl_health_check_now(d->h, s);
+}
+
+static void
+hook_event(void *ud, const char *name, const char *group, const char *server,
+           const char *old_server, unsigned long long epoch)
+{
+    struct daemon *d = ud;
+
+    ctl_notify_event(d->notify, name, group, server, old_server, epoch);
+}
+
+static void
+on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct daemon *d = w->data;
+    struct ctl_config *next;
+    char err[1024];
+
+    (void)loop;
+    (void)revents;
+    next = calloc(1, sizeof(*next));
+    if (next == NULL) {
+        log_warn("reload: out of memory; keeping the current configuration");
+        return;
+    }
+    if (ctl_config_load(d->conf_path, next, err, sizeof(err)) != 0) {
+        log_warn("reload refused, keeping the current configuration: %s", err);
+        free(next);
+        return;
+    }
+    if (ctl_model_reconfigure(d->m, next) != 0) {
+        log_warn("reload refused, keeping the current configuration: %s: the set of groups "
+                 "(names, sentinel/static) changed, which needs a restart", d->conf_path);
+        ctl_config_free(next);
+        free(next);
+        return;
+    }
+    ctl_health_reconfigure(d->h, next);
+    ctl_sentinels_reconfigure(d->s, next);
+    ctl_notify_reconfigure(d->notify, next);
+    ctl_log_set_level(next->log_level);
+    ctl_config_free(d->cfg);
+    free(d->cfg);
+    d->cfg = next;
+    mshm_w_set_config_version(d->w, ++d->config_gen);
+    log_notice("configuration reloaded from %s", d->conf_path);
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)revents;
+    log_notice("signal %d: shutting down", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int
+open_segment(struct daemon *d)
+{
+    struct mshm_writer_opts o;
+    char err[512];
+    int how = 0, rc;
+
+    memset(&o, 0, sizeof(o));
+    o.path = d->cfg->seg_path;
+    o.mode = d->cfg->seg_mode;
+    o.gid = d->cfg->seg_gid;
+    o.group_cap = d->cfg->cap_groups;
+    o.server_cap = d->cfg->cap_servers;
+    o.cluster_cap = d->cfg->cap_clusters;
+    o.longname_cap = d->cfg->cap_longnames;
+    o.ring_cap = d->cfg->cap_events;
+    o.hb_interval_ms = d->cfg->heartbeat_ms;
+    o.stale_after_ms = d->cfg->stale_after_ms;
+    rc = mshm_writer_open(&o, &d->w, &how, err, sizeof(err));
+    if (rc != MSHM_OK) {
+        log_warn("segment %s: %s (%s)", d->cfg->seg_path, err, mshm_strerror(rc));
+        return -1;
+    }
+    mshm_w_set_flags(d->w, MSHM_HF_WARMING_UP, 0);
+    log_notice("%s segment %s (%u groups, %u servers); warming up",
+               how == MSHM_ADOPTED ? "+writer-adopt: adopted" :
+               how == MSHM_REPLACED ? "replaced incompatible" : "created",
+               d->cfg->seg_path, d->cfg->cap_groups, d->cfg->cap_servers);
+    if (how == MSHM_ADOPTED) {
+        struct mshm_event ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.type = MSHM_EV_WRITER_ADOPT;
+        ev.group_idx = ev.server_idx = ev.old_idx = ev.new_idx = ev.cluster_idx = MSHM_NONE;
+        mshm_w_emit(d->w, &ev);
+    }
+    return 0;
+}
+
+static int
+run(struct daemon *d)
+{
+    struct ctl_model_hooks hooks;
+    double hb = d->cfg->heartbeat_ms / 1000.0;
+
+    d->loop = ev_default_loop(EVFLAG_AUTO);
+    if (d->loop == NULL) {
+        log_warn("cannot create the event loop");
+        return CTL_EXIT_RUNTIME;
+    }
+    if (open_segment(d) != 0) {
+        return CTL_EXIT_RUNTIME;
+    }
+    d->m = ctl_model_new(d->cfg, d->w);
+    d->h = d->m ? ctl_health_new(d->loop, d->cfg, d->m) : NULL;
+    if (d->m == NULL || d->h == NULL) {
+        log_warn("out of memory");
+        return CTL_EXIT_RUNTIME;
+    }
+    hooks.server_added = hook_added;
+    hooks.server_removed = hook_removed;
+    hooks.check_now = hook_check_now;
+    hooks.event = hook_event;
+    d->notify = ctl_notify_new(d->loop, d->cfg);
+    hooks.ud = d;
+    ctl_model_set_hooks(d->m, &hooks);
+    d->s = ctl_sentinels_new(d->loop, d->cfg, d->m);
+    if (d->s == NULL) {
+        log_warn("cannot start the sentinel client");
+        return CTL_EXIT_RUNTIME;
+    }
+
+    ev_prepare_init(&d->flush, on_prepare);
+    d->flush.data = d;
+    ev_prepare_start(d->loop, &d->flush);
+    ev_timer_init(&d->heartbeat, on_heartbeat, hb, hb);
+    d->heartbeat.data = d;
+    ev_timer_start(d->loop, &d->heartbeat);
+    ev_timer_init(&d->tick, on_tick, 0.1, 0.1);
+    d->tick.data = d;
+    ev_timer_start(d->loop, &d->tick);
+    ev_signal_init(&d->sighup, on_sighup, SIGHUP);
+    d->sighup.data = d;
+    ev_signal_start(d->loop, &d->sighup);
+    ev_signal_init(&d->sigterm, on_stop, SIGTERM);
+    ev_signal_start(d->loop, &d->sigterm);
+    ev_signal_init(&d->sigint, on_stop, SIGINT);
+    ev_signal_start(d->loop, &d->sigint);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_notice("marshal-controller started (pid %d), config %s", (int)getpid(), d->conf_path);
+    ev_run(d->loop, 0);
+    return 0;
+}
+
+static void
+teardown(struct daemon *d)
+{
+    if (d->s != NULL) {
+        ctl_sentinels_free(d->s);
+    }
+    if (d->m != NULL) {
+        ctl_model_free(d->m);       /* unwatches every server */
+    }
+    if (d->h != NULL) {
+        ctl_health_free(d->h);
+    }
+    ctl_notify_free(d->notify);
+    if (d->w != NULL) {
+        mshm_writer_close(d->w, 1);
+    }
+    if (d->cfg != NULL) {
+        ctl_config_free(d->cfg);
+        free(d->cfg);
+    }
+    ctl_log_close();
 }
 
 int
@@ -69,15 +336,16 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *file = "/etc/marshal/marshal.conf";
-    struct ctl_config cfg;
+    struct daemon d;
     char err[1024];
-    int ch, check = 0;
+    int ch, check = 0, rc;
 
+    memset(&d, 0, sizeof(d));
+    snprintf(d.conf_path, sizeof(d.conf_path), "/etc/marshal/marshal.conf");
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'c':
-            file = optarg;
+            snprintf(d.conf_path, sizeof(d.conf_path), "%s", optarg);
             break;
         case 'C':
             check = 1;
@@ -94,17 +362,28 @@ main(int argc, char **argv)
         usage(stderr);
         return CTL_EXIT_CONFIG;
     }
-    if (ctl_config_load(file, &cfg, err, sizeof(err)) != 0) {
+    d.cfg = calloc(1, sizeof(*d.cfg));
+    if (d.cfg == NULL) {
+        return CTL_EXIT_RUNTIME;
+    }
+    if (ctl_config_load(d.conf_path, d.cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "marshal-controller: configuration error: %s\n", err);
+        free(d.cfg);
         return CTL_EXIT_CONFIG;
     }
     if (check) {
-        summary(&cfg);
-        ctl_config_free(&cfg);
+        summary(d.cfg);
+        ctl_config_free(d.cfg);
+        free(d.cfg);
         return 0;
     }
-    fprintf(stderr, "marshal-controller: only --check-config is implemented in this build "
-            "(the daemon lands with issue 4)\n");
-    ctl_config_free(&cfg);
-    return 1;
+    if (ctl_log_open(d.cfg) != 0) {
+        fprintf(stderr, "marshal-controller: cannot open log file %s\n", d.cfg->log_file);
+        ctl_config_free(d.cfg);
+        free(d.cfg);
+        return CTL_EXIT_CONFIG;
+    }
+    rc = run(&d);
+    teardown(&d);
+    return rc;
 }

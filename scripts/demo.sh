@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # scripts/demo.sh -- the live demo.  On loopback: a redis master, two replicas
-# and three sentinels; a writer publishing the topology into a shared-memory
-# segment; marshal-shmdump showing it; then kill -9 of the
+# and three sentinels; marshal-controller (configured with ONE sentinel: it
+# discovers the rest, and the replicas) publishing the topology into a
+# shared-memory segment; marshal-shmdump showing it; then kill -9 of the
 # master, and the failover arriving in the segment as events and a new master.
-# (Until marshal-controller's sentinel client lands, examples/demo_writer.c
-# publishes what its PING/ROLE/INFO checks of the three servers show.)
 # Everything runs from this checkout and is cleaned up on exit.
 set -euo pipefail
 MARSHAL_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +15,7 @@ echo "== building"
 build_into "$MARSHAL_ROOT/build/normal" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 BIN=$MARSHAL_ROOT/build/normal
 DUMP=$BIN/shm/marshal-shmdump
-WRITER=$BIN/examples/marshal-demo-writer
+CTL=$BIN/controller/marshal-controller
 
 SANDBOX=$(mktemp -d /tmp/marshal-demo.XXXXXX)
 SEG=/dev/shm/marshal.demo.$$
@@ -55,6 +54,12 @@ CONF
 }
 
 json() { "$DUMP" --json "$SEG" 2>/dev/null; }
+# seg_is JQ_EXPR: the segment exists, is readable, and JQ_EXPR holds for it
+# (jq -e alone succeeds on empty input)
+seg_is() {
+    local out
+    out=$("$DUMP" --json "$SEG" 2>/dev/null) && [ -n "$out" ] && jq -e "$1" >/dev/null <<<"$out"
+}
 
 M=$(free_port); R1=$(free_port); R2=$(free_port)
 echo "== redis master :$M, replicas :$R1 :$R2"
@@ -70,14 +75,17 @@ echo "== sentinels :${S[0]} :${S[1]} :${S[2]} (quorum 2, down-after 1000 ms)"
 for s in "${S[@]}"; do wait_for 100 50 redis-cli -p "$s" ping; done
 wait_for 200 50 sh -c "redis-cli -p ${S[0]} sentinel sentinels demo | grep -c '^name$' | grep -q 2"
 
-echo "== segment writer (examples/demo_writer.c: PING/ROLE/INFO health checks; the"
-echo "   sentinel-driven marshal-controller replaces it when issue 4 lands)"
-"$WRITER" --path "$SEG" --group demo --route split --interval-ms 100 \
-    --server "127.0.0.1:$M" --server "127.0.0.1:$R1" --server "127.0.0.1:$R2" \
-    2> >(sed -u 's/^/   writer| /' >&2) &
+cat >"$SANDBOX/marshal.conf" <<CONF
+segment = { path = "$SEG"; mode = "0640"; };
+sentinels = { addresses = [ "127.0.0.1:${S[0]}" ]; poll_ms = 500; };
+health = { interval_ms = 100; timeout_ms = 250; down_after = 3; up_after = 2; };
+groups = ( { name = "demo"; sentinel = true; route = "split"; } );
+CONF
+echo "== marshal-controller (configured with one sentinel; the rest is discovered)"
+"$CTL" -c "$SANDBOX/marshal.conf" 2> >(sed -u 's/^/   controller| /' >&2) &
 PIDS+=($!)
-wait_for 100 100 sh -c "'$DUMP' --json '$SEG' 2>/dev/null | jq -e '.groups[0].master != null and
-    ([.groups[0].servers[] | select(.flags | index(\"readable\"))] | length) == 2' >/dev/null"
+wait_for 150 100 seg_is '.groups[0].master != null and
+    ([.groups[0].servers[] | select(.flags | index("readable"))] | length) == 2'
 
 echo
 echo "== marshal-shmdump $SEG"
@@ -91,8 +99,7 @@ wait_for 20 50 kill -0 "$WATCH"
 T0=$(date +%s%N)
 { kill -9 "$MASTER_PID" && wait "$MASTER_PID"; } 2>/dev/null || true
 echo "   (the sentinels need down-after 1000 ms and an election before they fail over)"
-if ! wait_for 300 50 sh -c "'$DUMP' --json '$SEG' 2>/dev/null |
-        jq -e '.groups[0].master != null and .groups[0].master.port != $M' >/dev/null"; then
+if ! wait_for 300 50 seg_is ".groups[0].master != null and .groups[0].master.port != $M"; then
     echo "!! no new master published within 15 s" >&2
     exit 1
 fi
