@@ -1379,21 +1379,85 @@ ctl_model_tick(struct ctl_model *m)
     }
 }
 
+/* Same groups, and the same servers in every static group? */
+static int
+same_topology(const struct ctl_model *m, const struct ctl_config *cfg)
+{
+    uint32_t i, j;
+
+    if (cfg->n_groups != m->n_groups) {
+        return 0;
+    }
+    for (i = 0; i < cfg->n_groups; i++) {
+        const struct ctl_group_cfg *a = &cfg->groups[i], *b = m->groups[i].cfg;
+
+        if (strcmp(a->name, b->name) != 0 || a->sentinel != b->sentinel ||
+            (!a->sentinel && !addr_eq(&a->master, &b->master)) ||
+            (!a->sentinel && a->n_replicas != b->n_replicas)) {
+            return 0;
+        }
+        for (j = 0; !a->sentinel && j < a->n_replicas; j++) {
+            if (!addr_eq(&a->replicas[j].addr, &b->replicas[j].addr)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/*
+ * Groups were added, removed or changed their servers: rebuild the model the
+ * way a restarted controller would -- from the state last published, which
+ * keeps every index, counter and master clients know, so there are no false
+ * events -- and warm up again (nothing is published until the new topology
+ * is resolved; clients keep the previous state meanwhile).
+ */
+static int
+rebuild(struct ctl_model *m, const struct ctl_config *cfg)
+{
+    const struct mshm_geo *geo = mshm_w_geo(m->w);
+    struct mgroup *old_groups = m->groups;
+    uint32_t old_n = m->n_groups, i;
+    struct mserver *s, *next;
+
+    m->groups = NULL;
+    if (build_groups(m, cfg) != 0) {
+        free(m->groups);
+        m->groups = old_groups;
+        m->n_groups = old_n;
+        return -1;
+    }
+    for (s = m->servers; s != NULL; s = next) {
+        next = s->next;
+        if (m->hooks.server_removed != NULL) {
+            m->hooks.server_removed(m->hooks.ud, &s->pub);
+        }
+        free(s);
+    }
+    m->servers = NULL;
+    free(old_groups);
+    memset(m->idx_used, 0, geo->server_cap);
+    memset(m->ln_used, 0, geo->longname_cap ? geo->longname_cap : 1);
+    m->cfg = cfg;
+    m->adopted = 1;
+    m->warming = 1;
+    m->start_ms = ctl_now_ms();
+    mshm_w_set_flags(m->w, MSHM_HF_WARMING_UP, 0);
+    for (i = 0; i < m->n_groups; i++) {
+        m->groups[i].dirty = 1;
+        seed_servers(m, &m->groups[i]);
+    }
+    log_notice("groups changed: topology rebuilt from the published state; warming up");
+    return 0;
+}
+
 int
 ctl_model_reconfigure(struct ctl_model *m, const struct ctl_config *cfg)
 {
-    /* groups, clusters and address maps are matched by name; a simple and
-     * safe approach: only accept changes that keep the group list */
     uint32_t i;
 
-    if (cfg->n_groups != m->n_groups) {
-        return -1;
-    }
-    for (i = 0; i < cfg->n_groups; i++) {
-        if (strcmp(cfg->groups[i].name, m->groups[i].cfg->name) != 0 ||
-            cfg->groups[i].sentinel != m->groups[i].cfg->sentinel) {
-            return -1;
-        }
+    if (!same_topology(m, cfg)) {
+        return rebuild(m, cfg);
     }
     m->cfg = cfg;
     for (i = 0; i < cfg->n_groups; i++) {

@@ -182,14 +182,15 @@ on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     if (ctl_model_reconfigure(d->m, next) != 0) {
-        log_warn("reload refused, keeping the current configuration: %s: the set of groups "
-                 "(names, sentinel/static) changed, which needs a restart", d->conf_path);
+        log_warn("reload refused, keeping the current configuration: %s: out of memory "
+                 "or segment capacity while rebuilding the topology", d->conf_path);
         ctl_config_free(next);
         free(next);
         return;
     }
     ctl_health_reconfigure(d->h, next);
     ctl_sentinels_reconfigure(d->s, next);
+    ctl_sentinels_poll_now(d->s);
     ctl_notify_reconfigure(d->notify, next);
     ctl_log_set_level(next->log_level);
     ctl_config_free(d->cfg);
