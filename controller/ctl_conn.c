@@ -19,7 +19,6 @@
  */
 #define _GNU_SOURCE
 #include <hiredis/adapters/libev.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,39 +433,6 @@ ctl_conn_command(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc, const 
         return -1;
     }
     return submit(c, fn, pd, 0, argc, argv);
-}
-
-int
-ctl_conn_commandf(struct ctl_conn *c, ctl_reply_fn fn, void *pd, const char *fmt, ...)
-{
-    struct req *r;
-    va_list ap;
-    int rc;
-
-    if (c->state != CTL_CONN_UP || c->ac == NULL) {
-        return -1;
-    }
-    r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return -1;
-    }
-    r->c = c;
-    r->fn = fn;
-    r->pd = pd;
-    va_start(ap, fmt);
-    rc = redisvAsyncCommand(c->ac, on_reply, r, fmt, ap);
-    va_end(ap);
-    if (rc != REDIS_OK) {
-        free(r);
-        return -1;
-    }
-    r->deadline_ms = ctl_now_ms() + c->timeout_ms;
-    list_append(&c->pending, r);
-    c->n_pending++;
-    if (c->n_pending == 1) {
-        rearm(c);
-    }
-    return 0;
 }
 
 int

@@ -52,9 +52,6 @@ int ctl_conn_connect(struct ctl_conn *c);
 int ctl_conn_command(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc,
                      const char **argv);
 
-/* printf-style convenience over ctl_conn_command (hiredis format). */
-int ctl_conn_commandf(struct ctl_conn *c, ctl_reply_fn fn, void *pd, const char *fmt, ...);
-
 /*
  * (P)SUBSCRIBE: fn runs for the confirmation and for every message, and once
  * more with NULL when the connection goes down.  No deadline applies.

@@ -61,8 +61,8 @@ mshm_fnv1a32(const void *p, size_t n)
     return h;
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
+void
+mshm_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -105,50 +105,50 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
     int i, j;
 
     if (h->magic != MSHM_MAGIC) {
-        seterr(err, errlen, "bad magic 0x%016llx (not a Marshal segment)",
+        mshm_seterr(err, errlen, "bad magic 0x%016llx (not a Marshal segment)",
                (unsigned long long)h->magic);
         return MSHM_ERR_CORRUPT;
     }
     if (h->version_major != MSHM_VERSION_MAJOR) {
-        seterr(err, errlen, "segment layout version %u.%u, this build reads %u.x",
+        mshm_seterr(err, errlen, "segment layout version %u.%u, this build reads %u.x",
                h->version_major, h->version_minor, MSHM_VERSION_MAJOR);
         return MSHM_ERR_VERSION;
     }
     if (h->geo_check != mshm_fnv1a32(h, offsetof(struct mshm_header, geo_check))) {
-        seterr(err, errlen, "header checksum mismatch");
+        mshm_seterr(err, errlen, "header checksum mismatch");
         return MSHM_ERR_CORRUPT;
     }
     if (h->header_size < sizeof(struct mshm_header) || h->header_size % 8 != 0) {
-        seterr(err, errlen, "header_size %u < %zu or unaligned", h->header_size,
+        mshm_seterr(err, errlen, "header_size %u < %zu or unaligned", h->header_size,
                sizeof(struct mshm_header));
         return MSHM_ERR_CORRUPT;
     }
     if (h->total_size != file_size) {
-        seterr(err, errlen, "segment total_size %llu != file size %llu",
+        mshm_seterr(err, errlen, "segment total_size %llu != file size %llu",
                (unsigned long long)h->total_size, (unsigned long long)file_size);
         return MSHM_ERR_CORRUPT;
     }
     if (h->total_size > MSHM_MAX_TOTAL || h->total_size < h->header_size) {
-        seterr(err, errlen, "segment total_size %llu out of bounds",
+        mshm_seterr(err, errlen, "segment total_size %llu out of bounds",
                (unsigned long long)h->total_size);
         return MSHM_ERR_CORRUPT;
     }
 
     /* the two state copies */
     if (h->slot_size < sizeof(struct mshm_slot_hdr) || h->slot_size % MSHM_LINE != 0) {
-        seterr(err, errlen, "slot_size %u too small or not line-aligned", h->slot_size);
+        mshm_seterr(err, errlen, "slot_size %u too small or not line-aligned", h->slot_size);
         return MSHM_ERR_CORRUPT;
     }
     for (i = 0; i < 2; i++) {
         if (h->slot_off[i] % MSHM_LINE != 0 ||
             !range_ok(h->slot_off[i], h->slot_size, h->header_size, h->total_size)) {
-            seterr(err, errlen, "slot %d [%llu,+%u) outside segment or unaligned", i,
+            mshm_seterr(err, errlen, "slot %d [%llu,+%u) outside segment or unaligned", i,
                    (unsigned long long)h->slot_off[i], h->slot_size);
             return MSHM_ERR_CORRUPT;
         }
     }
     if (overlaps(h->slot_off[0], h->slot_size, h->slot_off[1], h->slot_size)) {
-        seterr(err, errlen, "state copies overlap");
+        mshm_seterr(err, errlen, "state copies overlap");
         return MSHM_ERR_CORRUPT;
     }
 
@@ -164,20 +164,20 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
                               MSHM_MAX_LONGNAMES};
     for (i = 0; i < 4; i++) {
         if (a[i].cap > a[i].max_cap) {
-            seterr(err, errlen, "%s_cap %u above maximum %u", a[i].name, a[i].cap,
+            mshm_seterr(err, errlen, "%s_cap %u above maximum %u", a[i].name, a[i].cap,
                    a[i].max_cap);
             return MSHM_ERR_CORRUPT;
         }
         if (a[i].stride < a[i].min_stride || a[i].stride % 8 != 0 ||
             a[i].stride > 65536) {
-            seterr(err, errlen, "%s_stride %u invalid (minimum %u, multiple of 8)",
+            mshm_seterr(err, errlen, "%s_stride %u invalid (minimum %u, multiple of 8)",
                    a[i].name, a[i].stride, a[i].min_stride);
             return MSHM_ERR_CORRUPT;
         }
         if (a[i].off % 8 != 0 ||
             !range_ok(a[i].off, (uint64_t)a[i].cap * a[i].stride,
                       sizeof(struct mshm_slot_hdr), h->slot_size)) {
-            seterr(err, errlen, "%s array [%u,+%u*%u) outside the state copy (%u)",
+            mshm_seterr(err, errlen, "%s array [%u,+%u*%u) outside the state copy (%u)",
                    a[i].name, a[i].off, a[i].cap, a[i].stride, h->slot_size);
             return MSHM_ERR_CORRUPT;
         }
@@ -186,26 +186,26 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
         for (j = i + 1; j < 4; j++) {
             if (overlaps(a[i].off, (uint64_t)a[i].cap * a[i].stride, a[j].off,
                          (uint64_t)a[j].cap * a[j].stride)) {
-                seterr(err, errlen, "%s and %s arrays overlap", a[i].name, a[j].name);
+                mshm_seterr(err, errlen, "%s and %s arrays overlap", a[i].name, a[j].name);
                 return MSHM_ERR_CORRUPT;
             }
         }
     }
     if (h->group_cap == 0 || h->server_cap == 0) {
-        seterr(err, errlen, "group_cap/server_cap is zero");
+        mshm_seterr(err, errlen, "group_cap/server_cap is zero");
         return MSHM_ERR_CORRUPT;
     }
 
     /* event ring */
     if (h->ring_cap == 0 || (h->ring_cap & (h->ring_cap - 1)) != 0 ||
         h->ring_cap > MSHM_MAX_RING) {
-        seterr(err, errlen, "ring_cap %u not a power of two in [1, %u]", h->ring_cap,
+        mshm_seterr(err, errlen, "ring_cap %u not a power of two in [1, %u]", h->ring_cap,
                MSHM_MAX_RING);
         return MSHM_ERR_CORRUPT;
     }
     if (h->ring_stride < sizeof(struct mshm_event) || h->ring_stride % 8 != 0 ||
         h->ring_stride > 4096) {
-        seterr(err, errlen, "ring_stride %u invalid", h->ring_stride);
+        mshm_seterr(err, errlen, "ring_stride %u invalid", h->ring_stride);
         return MSHM_ERR_CORRUPT;
     }
     ring_len = (uint64_t)h->ring_cap * h->ring_stride;
@@ -213,7 +213,7 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
         !range_ok(h->ring_off, ring_len, h->header_size, h->total_size) ||
         overlaps(h->ring_off, ring_len, h->slot_off[0], h->slot_size) ||
         overlaps(h->ring_off, ring_len, h->slot_off[1], h->slot_size)) {
-        seterr(err, errlen, "event ring [%llu,+%llu) outside segment or overlapping",
+        mshm_seterr(err, errlen, "event ring [%llu,+%llu) outside segment or overlapping",
                (unsigned long long)h->ring_off, (unsigned long long)ring_len);
         return MSHM_ERR_CORRUPT;
     }
@@ -250,10 +250,10 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
     case MSHM_STATE_LIVE:
         return MSHM_OK;
     case MSHM_STATE_RETIRED:
-        seterr(err, errlen, "segment is retired (replaced by a newer one)");
+        mshm_seterr(err, errlen, "segment is retired (replaced by a newer one)");
         return MSHM_ERR_RETIRED;
     default:
-        seterr(err, errlen, "segment state %u is not LIVE", h->state);
+        mshm_seterr(err, errlen, "segment state %u is not LIVE", h->state);
         return MSHM_ERR_CORRUPT;
     }
 }
@@ -280,28 +280,28 @@ attach_fd(struct mshm_reader *r, int fd, const char *path, unsigned flags)
     int rc;
 
     if (fstat(fd, &st) != 0) {
-        seterr(r->errstr, sizeof(r->errstr), "%s: fstat: %s", path, strerror(errno));
+        mshm_seterr(r->errstr, sizeof(r->errstr), "%s: fstat: %s", path, strerror(errno));
         return MSHM_ERR_SYS;
     }
     if (!S_ISREG(st.st_mode)) {
-        seterr(r->errstr, sizeof(r->errstr), "%s: not a regular file", path);
+        mshm_seterr(r->errstr, sizeof(r->errstr), "%s: not a regular file", path);
         return MSHM_ERR_PERM;
     }
     if ((flags & MSHM_ATTACH_ALLOW_WRITABLE) == 0 && (st.st_mode & 0022) != 0) {
-        seterr(r->errstr, sizeof(r->errstr),
+        mshm_seterr(r->errstr, sizeof(r->errstr),
                "%s: writable by group or others (mode %04o): refusing to trust it",
                path, (unsigned)(st.st_mode & 07777));
         return MSHM_ERR_PERM;
     }
     if ((uint64_t)st.st_size < sizeof(h)) {
-        seterr(r->errstr, sizeof(r->errstr),
+        mshm_seterr(r->errstr, sizeof(r->errstr),
                "%s: file size %lld smaller than a segment header (%zu)", path,
                (long long)st.st_size, sizeof(h));
         return MSHM_ERR_CORRUPT;
     }
     n = pread(fd, &h, sizeof(h), 0);
     if (n != (ssize_t)sizeof(h)) {
-        seterr(r->errstr, sizeof(r->errstr), "%s: short header read", path);
+        mshm_seterr(r->errstr, sizeof(r->errstr), "%s: short header read", path);
         return n < 0 ? MSHM_ERR_SYS : MSHM_ERR_CORRUPT;
     }
     rc = mshm_validate_header(&h, (uint64_t)st.st_size, &r->geo, r->errstr,
@@ -311,7 +311,7 @@ attach_fd(struct mshm_reader *r, int fd, const char *path, unsigned flags)
     }
     map = mmap(NULL, (size_t)r->geo.total_size, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
-        seterr(r->errstr, sizeof(r->errstr), "%s: mmap: %s", path, strerror(errno));
+        mshm_seterr(r->errstr, sizeof(r->errstr), "%s: mmap: %s", path, strerror(errno));
         return MSHM_ERR_SYS;
     }
     r->base = map;
@@ -332,7 +332,7 @@ mshm_attach(struct mshm_reader *r, const char *path, unsigned flags)
     reader_reset(r);
     r->errstr[0] = '\0';
     if (strlen(path) >= sizeof(r->path)) {
-        seterr(r->errstr, sizeof(r->errstr), "segment path too long");
+        mshm_seterr(r->errstr, sizeof(r->errstr), "segment path too long");
         return MSHM_ERR_RANGE;
     }
     snprintf(r->path, sizeof(r->path), "%s", path);
@@ -341,7 +341,7 @@ mshm_attach(struct mshm_reader *r, const char *path, unsigned flags)
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         saved = errno;
-        seterr(r->errstr, sizeof(r->errstr), "%s: %s", path, strerror(saved));
+        mshm_seterr(r->errstr, sizeof(r->errstr), "%s: %s", path, strerror(saved));
         errno = saved;
         if (saved == ENOENT) {
             return MSHM_ERR_NOENT;
@@ -371,7 +371,7 @@ mshm_attach_buf(struct mshm_reader *r, const void *buf, size_t len)
     r->errstr[0] = '\0';
     r->path[0] = '\0';
     if (len < sizeof(h) || ((uintptr_t)buf & 7) != 0) {
-        seterr(r->errstr, sizeof(r->errstr), "buffer of %zu bytes too small or unaligned",
+        mshm_seterr(r->errstr, sizeof(r->errstr), "buffer of %zu bytes too small or unaligned",
                len);
         return MSHM_ERR_CORRUPT;
     }

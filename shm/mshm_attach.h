@@ -113,6 +113,10 @@ int mshm_replaced(struct mshm_reader *r);
  */
 int mshm_reattach(struct mshm_reader *r, unsigned flags);
 
+/* printf into err[errlen] (no-op when err is NULL or errlen 0). */
+void mshm_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Cheap checksum used for geo_check (FNV-1a 32). */
 uint32_t mshm_fnv1a32(const void *p, size_t n);
 

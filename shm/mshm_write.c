@@ -67,19 +67,6 @@ struct mshm_writer {
     uint64_t test_kill_after;
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static uint64_t
 realtime_ns(void)
 {
@@ -723,7 +710,7 @@ plan_geometry(const struct mshm_writer_opts *o, struct mshm_header *h, char *err
 
     if (gcap > MSHM_MAX_GROUPS || scap > MSHM_MAX_SERVERS || ccap > MSHM_MAX_CLUSTERS ||
         lcap > MSHM_MAX_LONGNAMES || rcap > MSHM_MAX_RING || (rcap & (rcap - 1)) != 0) {
-        seterr(err, errlen, "segment capacities out of range (groups %u, servers %u, "
+        mshm_seterr(err, errlen, "segment capacities out of range (groups %u, servers %u, "
                "clusters %u, long names %u, ring %u: ring must be a power of two)",
                gcap, scap, ccap, lcap, rcap);
         return MSHM_ERR_RANGE;
@@ -759,7 +746,7 @@ plan_geometry(const struct mshm_writer_opts *o, struct mshm_header *h, char *err
     h->ring_off = 4096 + 2 * slot_size;
     total = round_up(h->ring_off + (uint64_t)rcap * h->ring_stride, 4096);
     if (slot_size > UINT32_MAX || total > MSHM_MAX_TOTAL) {
-        seterr(err, errlen, "segment would be %llu bytes: above the %llu limit",
+        mshm_seterr(err, errlen, "segment would be %llu bytes: above the %llu limit",
                (unsigned long long)total, (unsigned long long)MSHM_MAX_TOTAL);
         return MSHM_ERR_RANGE;
     }
@@ -792,11 +779,11 @@ take_lock(struct mshm_writer *w, const char *path, char *err, size_t errlen)
     snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
     w->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (w->lock_fd < 0) {
-        seterr(err, errlen, "%s: %s", lock_path, strerror(errno));
+        mshm_seterr(err, errlen, "%s: %s", lock_path, strerror(errno));
         return errno == EACCES ? MSHM_ERR_PERM : MSHM_ERR_SYS;
     }
     if (flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        seterr(err, errlen, "%s: another writer holds the segment lock", lock_path);
+        mshm_seterr(err, errlen, "%s: another writer holds the segment lock", lock_path);
         close(w->lock_fd);
         w->lock_fd = -1;
         return MSHM_ERR_BUSY;
@@ -811,7 +798,7 @@ map_rw(struct mshm_writer *w, int fd, uint64_t len, char *err, size_t errlen)
     void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
     if (p == MAP_FAILED) {
-        seterr(err, errlen, "mmap: %s", strerror(errno));
+        mshm_seterr(err, errlen, "mmap: %s", strerror(errno));
         return MSHM_ERR_SYS;
     }
     w->base = p;
@@ -837,7 +824,7 @@ load_model(struct mshm_writer *w, int c, char *err, size_t errlen)
     r.geo.slot_off[0] = r.geo.slot_off[1] = w->geo.slot_off[c];
     rc = mshm_read_state(&r, &st);
     if (rc != MSHM_OK) {
-        seterr(err, errlen, "reading the adopted state: %s", mshm_strerror(rc));
+        mshm_seterr(err, errlen, "reading the adopted state: %s", mshm_strerror(rc));
         return rc;
     }
     rc = mshm_check_state(&st, err, errlen);
@@ -934,24 +921,24 @@ create(struct mshm_writer *w, const struct mshm_writer_opts *o, struct mshm_head
     unlink(tmp);    /* a leftover of our own pid from an earlier crash */
     fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+        mshm_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
         return errno == EACCES ? MSHM_ERR_PERM : MSHM_ERR_SYS;
     }
     if (o->gid != (gid_t)-1 && fchown(fd, (uid_t)-1, o->gid) != 0) {
-        seterr(err, errlen, "%s: fchown to group %ld: %s", tmp, (long)o->gid,
+        mshm_seterr(err, errlen, "%s: fchown to group %ld: %s", tmp, (long)o->gid,
                strerror(errno));
         rc = MSHM_ERR_PERM;
         goto out_unlink;
     }
     if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)plan->total_size) != 0) {
-        seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+        mshm_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
         rc = MSHM_ERR_SYS;
         goto out_unlink;
     }
     /* allocate every page now: a full tmpfs must fail here, not SIGBUS later */
     rc = posix_fallocate(fd, 0, (off_t)plan->total_size);
     if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
-        seterr(err, errlen, "%s: allocating %llu bytes: %s", tmp,
+        mshm_seterr(err, errlen, "%s: allocating %llu bytes: %s", tmp,
                (unsigned long long)plan->total_size, strerror(rc));
         rc = MSHM_ERR_SYS;
         goto out_unlink;
@@ -983,7 +970,7 @@ create(struct mshm_writer *w, const struct mshm_writer_opts *o, struct mshm_head
         goto out_unlink;
     }
     if (rename(tmp, o->path) != 0) {
-        seterr(err, errlen, "rename %s -> %s: %s", tmp, o->path, strerror(errno));
+        mshm_seterr(err, errlen, "rename %s -> %s: %s", tmp, o->path, strerror(errno));
         rc = errno == EACCES || errno == EPERM ? MSHM_ERR_PERM : MSHM_ERR_SYS;
         goto out_unlink;
     }
@@ -1029,11 +1016,11 @@ mshm_writer_open(const struct mshm_writer_opts *o, struct mshm_writer **out, int
 
     *out = NULL;
     if (o->path == NULL || o->path[0] == '\0' || strlen(o->path) > 500) {
-        seterr(err, errlen, "segment path empty or longer than 500 bytes");
+        mshm_seterr(err, errlen, "segment path empty or longer than 500 bytes");
         return MSHM_ERR_RANGE;
     }
     if ((o->mode & 0022) != 0) {   /* readers, and our own restart, would refuse it */
-        seterr(err, errlen, "segment mode %04o is group/other-writable", (unsigned)o->mode);
+        mshm_seterr(err, errlen, "segment mode %04o is group/other-writable", (unsigned)o->mode);
         return MSHM_ERR_RANGE;
     }
     rc = plan_geometry(o, &plan, err, errlen);
@@ -1054,7 +1041,7 @@ mshm_writer_open(const struct mshm_writer_opts *o, struct mshm_writer **out, int
 
     fd = open(o->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && errno != ENOENT) {
-        seterr(err, errlen, "%s: %s", o->path, strerror(errno));
+        mshm_seterr(err, errlen, "%s: %s", o->path, strerror(errno));
         rc = (errno == EACCES || errno == ELOOP) ? MSHM_ERR_PERM : MSHM_ERR_SYS;
         goto out_free;
     }
@@ -1062,7 +1049,7 @@ mshm_writer_open(const struct mshm_writer_opts *o, struct mshm_writer **out, int
         /* never write into someone else's file (squatted name) */
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
             (st.st_mode & 0022) != 0) {
-            seterr(err, errlen, "%s exists but is not a regular file owned by uid %ld "
+            mshm_seterr(err, errlen, "%s exists but is not a regular file owned by uid %ld "
                    "without group/other write access: refusing to use it", o->path,
                    (long)geteuid());
             rc = MSHM_ERR_PERM;
