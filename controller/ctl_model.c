@@ -7,7 +7,8 @@
  * last published, and publishes the changed records in one commit.
  *
  * Confirmed master (sentinel-managed group), tag-20261125-2:
- *   voters    = reachable sentinels not in TILT
+ *   voters    = reachable sentinels not in TILT (that answered since they
+ *               became reachable)
  *   candidate = master address at the highest config-epoch among the views
  *   confirmed = views naming the candidate are a majority of the voters,
  *               AND the candidate itself answered ROLE = master.
@@ -19,6 +20,7 @@
  * kept (clients fail writes instead if the group's policy says so).
  */
 #define _GNU_SOURCE
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "ctl_conn.h"
 #include "ctl_log.h"
 #include "ctl_model.h"
+#include "ctl_sentinel.h"
 #include "mshm_write.h"
 
 #define MAX_SENTINELS 64
@@ -66,6 +69,7 @@ struct view {
 struct seen {
     uint32_t master_idx;         /* published master, or MSHM_NONE          */
     uint32_t last_master;        /* last published non-NONE master          */
+    uint32_t last_master_gen;    /* its record's gen (an index can be reused) */
     int master_up;
     int readable;                /* number of readable replicas            */
     int degraded;
@@ -84,7 +88,7 @@ struct mgroup {
     uint32_t flags;              /* MSHM_GF_* (published)                  */
     uint32_t n_master_down, n_master_up, n_master_switch;
     uint32_t n_all_down, n_all_up, n_degraded;
-    struct view views[MAX_SENTINELS];
+    struct view *views[MAX_SENTINELS]; /* allocated at a sentinel's first answer */
     struct seen seen;
     int dirty;
     uint64_t volatile_ms;        /* last refresh of rtt/lag/offset/last-ok */
@@ -160,7 +164,8 @@ ctl_event(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
                    old_s ? addr_str(old_s, a, sizeof(a)) : "-", addr_str(s, b, sizeof(b)),
                    (unsigned long long)g->master_epoch);
     } else if (s != NULL) {
-        log_notice("%s %s %s @ %s", word, s == g->master ? "master" : "slave",
+        log_notice("%s %s %s @ %s", word,
+                   type == MSHM_EV_MASTER_DOWN || type == MSHM_EV_MASTER_UP ? "master" : "slave",
                    addr_str(s, a, sizeof(a)), g->cfg->name);
     } else {
         log_notice("%s %s", word, g->cfg->name);
@@ -270,7 +275,11 @@ add_server(struct ctl_model *m, struct mgroup *g, const struct ctl_addr *a, int 
             }
         }
         if (idx == MSHM_NONE) {
+            /* full: take a record left from before that nothing reclaimed */
             idx = alloc_idx(m->idx_used, m->server_cap);
+            if (idx != MSHM_NONE) {
+                mshm_w_del_server(m->w, idx);
+            }
         }
     }
     if (idx == MSHM_NONE) {
@@ -307,6 +316,12 @@ add_server(struct ctl_model *m, struct mgroup *g, const struct ctl_addr *a, int 
         s->n_down = r->n_down;
         s->n_up = r->n_up;
         s->health = r->health;
+        /* what clients saw, until the node answers for itself: an adopted
+         * master whose first probe fails stays the (down) master instead of
+         * turning into a false masterDown/noMaster */
+        if (g->idx != MSHM_NONE && idx == mshm_w_group(m->w, g->idx)->master_idx) {
+            s->probe.role = r->role;
+        }
     }
     g->servers[g->n_servers++] = s;
     s->next = m->servers;
@@ -405,6 +420,9 @@ build_groups(struct ctl_model *m, const struct ctl_config *cfg)
                 g->seen.valid = 1;
                 g->seen.master_idx = r->master_idx;
                 g->seen.last_master = r->master_idx;
+                if (r->master_idx < geo->server_cap) {
+                    g->seen.last_master_gen = mshm_w_server(m->w, r->master_idx)->gen;
+                }
                 g->seen.disagree = (r->flags & MSHM_GF_DISAGREE) != 0;
                 g->seen.degraded = (r->flags & MSHM_GF_DEGRADED) != 0;
                 g->seen.no_master = (r->flags & MSHM_GF_NO_MASTER) != 0;
@@ -534,6 +552,18 @@ ctl_model_set_hooks(struct ctl_model *m, const struct ctl_model_hooks *h)
     }
 }
 
+static void
+free_views(struct mgroup *groups, uint32_t n)
+{
+    uint32_t i, si;
+
+    for (i = 0; groups != NULL && i < n; i++) {
+        for (si = 0; si < MAX_SENTINELS; si++) {
+            free(groups[i].views[si]);
+        }
+    }
+}
+
 void
 ctl_model_free(struct ctl_model *m)
 {
@@ -549,6 +579,7 @@ ctl_model_free(struct ctl_model *m)
         }
         free(s);
     }
+    free_views(m->groups, m->n_groups);
     free(m->groups);
     free(m->idx_used);
     free(m->ln_used);
@@ -594,25 +625,39 @@ ctl_model_probe(struct ctl_model *m, struct ctl_server *cs, const struct ctl_pro
 {
     struct mserver *s = (struct mserver *)cs;
     struct mgroup *g = (struct mgroup *)cs->group;
-    int old = s->health;
+    int old = s->health, material;
+    uint32_t i;
 
+    /* only what changes the published state makes the group dirty: rtt,
+     * offsets and last-ok times move on every probe */
+    material = !s->probed ||
+               (p->ok && (p->role != s->probe.role || p->link_up != s->probe.link_up ||
+               p->loading != s->probe.loading ||
+               p->sync_in_progress != s->probe.sync_in_progress ||
+               !addr_eq(&p->follows, &s->probe.follows) || p->n_lags != s->probe.n_lags));
+    for (i = 0; p->ok && !material && i < p->n_lags && i < MSHM_GROUP_SERVERS; i++) {
+        material = p->lags[i].lag_s != s->probe.lags[i].lag_s ||
+                   !addr_eq(&p->lags[i].addr, &s->probe.lags[i].addr);
+    }
     s->probed = 1;
     if (p->ok) {
         s->oks++;
         s->fails = 0;
         s->last_ok_ns = ctl_now_ns();
-        s->probe = *p;
+        /* the header and the lags in use (a whole probe is ~9 KiB) */
+        memcpy(&s->probe, p, offsetof(struct ctl_probe, lags));
+        memcpy(s->probe.lags, p->lags,
+               (p->n_lags < MSHM_GROUP_SERVERS ? p->n_lags : MSHM_GROUP_SERVERS) *
+                   sizeof(p->lags[0]));
         if (s->health != MSHM_HEALTH_UP &&
-            (s->health == MSHM_HEALTH_UNKNOWN || s->oks >= m->cfg->health_up_after ||
-             m->warming)) {
+            (s->health == MSHM_HEALTH_UNKNOWN || s->oks >= m->cfg->health_up_after)) {
             s->health = MSHM_HEALTH_UP;
         }
     } else {
         s->fails++;
         s->oks = 0;
         if (s->health != MSHM_HEALTH_DOWN &&
-            (s->health == MSHM_HEALTH_UNKNOWN || s->fails >= m->cfg->health_down_after ||
-             m->warming)) {
+            (s->health == MSHM_HEALTH_UNKNOWN || s->fails >= m->cfg->health_down_after)) {
             s->health = MSHM_HEALTH_DOWN;
             log_info("%s:%u down: %s", s->pub.addr.host, s->pub.addr.port, p->error);
         }
@@ -624,8 +669,9 @@ ctl_model_probe(struct ctl_model *m, struct ctl_server *cs, const struct ctl_pro
             s->n_up++;
         }
     }
-    /* any change in what was found matters (role, link, lag ...) */
-    g->dirty = 1;
+    if (material || old != s->health) {
+        g->dirty = 1;
+    }
 }
 
 void
@@ -643,10 +689,14 @@ ctl_model_sentinel_view(struct ctl_model *m, uint32_t si, const char *group,
         if (!g->cfg->sentinel || strcmp(g->cfg->name, group) != 0) {
             continue;
         }
-        g->views[si].valid = view != NULL;
-        g->views[si].at_ms = ctl_now_ms();
+        if (g->views[si] == NULL && (g->views[si] = calloc(1, sizeof(struct view))) == NULL) {
+            log_warn("out of memory: view of sentinel #%u about %s dropped", si, group);
+            continue;
+        }
+        g->views[si]->valid = view != NULL;
+        g->views[si]->at_ms = ctl_now_ms();
         if (view != NULL) {
-            g->views[si].v = *view;
+            g->views[si]->v = *view;
         }
         g->dirty = 1;
     }
@@ -670,7 +720,9 @@ ctl_model_sentinel_state(struct ctl_model *m, uint32_t si, int reachable, int ti
         m->sent_tilt[si] = tilt;
         if (!reachable) {
             for (i = 0; i < m->n_groups; i++) {
-                m->groups[i].views[si].valid = 0;
+                if (m->groups[i].views[si] != NULL) {
+                    m->groups[i].views[si]->valid = 0;
+                }
             }
         }
         for (i = 0; i < m->n_groups; i++) {
@@ -699,17 +751,31 @@ void
 ctl_model_sentinel_event(struct ctl_model *m, uint32_t si, const char *channel,
                          const char *payload)
 {
-    struct mserver *s;
+    char name[CTL_NAME_MAX];
+    int named;
+    uint32_t i, j;
 
-    log_info("sentinel #%u: %s %s", si, channel, payload);
-    /* a role or reachability change is coming: re-probe the servers now
-     * rather than at the next interval */
-    if (strcmp(channel, "+switch-master") == 0 || strcmp(channel, "+promoted-slave") == 0 ||
-        strcmp(channel, "+convert-to-slave") == 0 || strcmp(channel, "-role-change") == 0 ||
-        strcmp(channel, "+role-change") == 0 || strcmp(channel, "+reboot") == 0 ||
-        strcmp(channel, "+failover-state-reconf-slaves") == 0) {
-        for (s = m->servers; s != NULL && m->hooks.check_now != NULL; s = s->next) {
-            m->hooks.check_now(m->hooks.ud, &s->pub);
+    (void)si;
+    /* a role or reachability change is coming: re-probe that group's servers
+     * now rather than at the next interval (all groups if none is named) */
+    if (strcmp(channel, "+switch-master") != 0 && strcmp(channel, "+promoted-slave") != 0 &&
+        strcmp(channel, "+convert-to-slave") != 0 && strcmp(channel, "-role-change") != 0 &&
+        strcmp(channel, "+role-change") != 0 && strcmp(channel, "+reboot") != 0 &&
+        strcmp(channel, "+failover-state-reconf-slaves") != 0) {
+        return;
+    }
+    if (m->hooks.check_now == NULL) {
+        return;
+    }
+    named = ctl_sentinel_event_group(channel, payload, name, sizeof(name));
+    for (i = 0; i < m->n_groups; i++) {
+        struct mgroup *g = &m->groups[i];
+
+        if (named && strcmp(g->cfg->name, name) != 0) {
+            continue;
+        }
+        for (j = 0; j < g->n_servers; j++) {
+            m->hooks.check_now(m->hooks.ud, &g->servers[j]->pub);
         }
     }
 }
@@ -722,37 +788,49 @@ voter_view(struct ctl_model *m, struct mgroup *g, uint32_t si, uint64_t now)
 {
     uint64_t max_age = 3ull * m->cfg->sentinel_poll_ms + m->cfg->sentinel_timeout_ms;
 
-    if (!m->sent_reachable[si] || m->sent_tilt[si] || !g->views[si].valid ||
-        now - g->views[si].at_ms > max_age) {
+    if (!m->sent_reachable[si] || m->sent_tilt[si] || g->views[si] == NULL ||
+        !g->views[si]->valid || now - g->views[si]->at_ms > max_age) {
         return NULL;
     }
-    return &g->views[si].v;
+    return &g->views[si]->v;
 }
 
 /*
  * Sentinel majority for group g.  Returns the candidate (mapped) in *cand and
- * its epoch, and sets *degraded / *disagree.  0 = a majority names *cand.
+ * its epoch, and sets *degraded / *disagree / *failover.  0 = a majority of
+ * the voters names *cand.
+ *
+ * Counted per group, from the sentinels that watch it: voters = reachable,
+ * non-TILT sentinels with a fresh view of g (one answering "no such master"
+ * is not part of g's sentinel set); known = the larger of what the freshest
+ * views say (num-other-sentinels + 1: sentinels never forget a peer, so a
+ * dead one still counts) and the number of voters.  Degraded = voters are
+ * not a majority of known.
  */
 static int
 sentinel_majority(struct ctl_model *m, struct mgroup *g, struct ctl_addr *cand,
-                  uint64_t *epoch, int *degraded, int *disagree)
+                  uint64_t *epoch, int *degraded, int *disagree, int *failover)
 {
     const struct ctl_sentinel_view *views[MAX_SENTINELS], *v, *bv = NULL;
     uint64_t now = ctl_now_ms(), best = 0;
-    uint32_t si, j, n = 0, voters = 0, agree = 0, votes, bvotes = 0;
-    uint32_t known = m->n_sentinels < MAX_SENTINELS ? m->n_sentinels : MAX_SENTINELS;
+    uint32_t si, j, n = 0, known = 0, agree = 0, votes, bvotes = 0;
+    uint32_t nsent = m->n_sentinels < MAX_SENTINELS ? m->n_sentinels : MAX_SENTINELS;
     int pass;
 
-    for (si = 0; si < known; si++) {
-        if (m->sent_reachable[si] && !m->sent_tilt[si]) {
-            voters++;
-        }
+    for (si = 0; si < nsent; si++) {
         if ((v = voter_view(m, g, si, now)) != NULL) {
             views[n++] = v;
+            if (v->num_other_sentinels < MAX_SENTINELS && v->num_other_sentinels + 1 > known) {
+                known = v->num_other_sentinels + 1;
+            }
         }
     }
-    *degraded = known == 0 || voters * 2 <= known;
+    if (known < n) {
+        known = n;
+    }
+    *degraded = n == 0 || n * 2 <= known;
     *disagree = 0;
+    *failover = 0;
     /*
      * Candidate: the address at the highest config-epoch.  The leader of a
      * failover already carries the new epoch while it still names the old
@@ -781,12 +859,20 @@ sentinel_majority(struct ctl_model *m, struct mgroup *g, struct ctl_addr *cand,
     if (bv == NULL) {
         return -1;
     }
+    /* a leader already at a newer epoch than every settled view is promoting
+     * another node: hold writes (no target) until the others follow */
+    for (j = 0; j < n; j++) {
+        if ((views[j]->master_flags & CTL_SV_FAILOVER) && views[j]->config_epoch > best) {
+            *failover = 1;
+            return -1;
+        }
+    }
     for (j = 0; j < n; j++) {
         agree += addr_eq(&views[j]->master, &bv->master);
     }
     ctl_model_map_addr(m, &bv->master, cand);
     *epoch = best;
-    if (agree * 2 <= voters) {
+    if (agree * 2 <= n) {
         *disagree = 1;
         return -1;
     }
@@ -960,17 +1046,25 @@ resolve(struct ctl_model *m, struct mgroup *g)
     struct mserver *cand_s = NULL, *old_master = g->master;
     struct ctl_addr cand;
     uint64_t epoch = g->master_epoch;
-    int degraded = 0, disagree = 0, have = -1;
+    int degraded = 0, disagree = 0, failover = 0, have = -1;
     uint32_t i;
 
-    g->flags &= MSHM_GF_IN_USE;
-    g->flags |= MSHM_GF_IN_USE;
+    g->flags = MSHM_GF_IN_USE;
     if (g->cfg->sentinel) {
         g->flags |= MSHM_GF_SENTINEL;
-        have = sentinel_majority(m, g, &cand, &epoch, &degraded, &disagree);
+        have = sentinel_majority(m, g, &cand, &epoch, &degraded, &disagree, &failover);
         if (have == 0) {
             sync_members(m, g, &cand);
             cand_s = find_server(g, &cand);
+        }
+        if (failover) {
+            g->flags |= MSHM_GF_FAILOVER;
+        }
+        /* without a majority of the group's sentinels the write target may be
+         * kept, never moved: the answering minority may be partitioned or
+         * restarted with an old configuration (sentinel.md b2 #1, #7) */
+        if (have == 0 && degraded && g->master != NULL && cand_s != g->master) {
+            have = -1;
         }
     } else {
         cand_s = find_server(g, &g->cfg->master);
@@ -1003,8 +1097,10 @@ resolve(struct ctl_model *m, struct mgroup *g)
             }
             disagree = cand_s->probed && cand_s->health == MSHM_HEALTH_UP;
         }
-    } else if (degraded && g->master != NULL) {
-        /* no majority to ask: keep the last confirmed master */
+    } else if (degraded && g->master != NULL &&
+               (g->master->health != MSHM_HEALTH_UP || g->master->probe.role == MSHM_ROLE_MASTER)) {
+        /* no majority to ask: keep the last confirmed master, unless it says
+         * itself that it is no master any more */
     } else {
         g->master = NULL;
     }
@@ -1121,7 +1217,8 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
             }
         }
         if (g->master != NULL && g->seen.last_master != MSHM_NONE &&
-            master_idx != g->seen.last_master) {
+            (master_idx != g->seen.last_master ||
+             mshm_w_server(m->w, master_idx)->gen != g->seen.last_master_gen)) {
             /* a different node than the last published master */
             g->n_master_switch++;
             ctl_event(m, g, MSHM_EV_MASTER_SWITCH, g->master, last, "+switch-master");
@@ -1190,6 +1287,7 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
     g->seen.master_idx = master_idx;
     if (master_idx != MSHM_NONE) {
         g->seen.last_master = master_idx;
+        g->seen.last_master_gen = mshm_w_server(m->w, master_idx)->gen;
     }
     g->seen.disagree = (g->flags & MSHM_GF_DISAGREE) != 0;
     g->seen.master_up = master_up;
@@ -1316,7 +1414,7 @@ warm(struct ctl_model *m)
             continue;
         }
         for (si = 0, n = 0; si < m->n_sentinels && si < MAX_SENTINELS; si++) {
-            n += m->groups[i].views[si].valid;
+            n += m->groups[i].views[si] != NULL && m->groups[i].views[si]->valid;
         }
         if (n * 2 <= m->n_sentinels) {
             return 0;
@@ -1371,10 +1469,28 @@ ctl_model_tick(struct ctl_model *m)
 {
     uint32_t i;
 
-    /* views age out: re-resolve so a silent sentinel stops counting */
+    uint64_t now = ctl_now_ms();
+    uint64_t max_age = 3ull * m->cfg->sentinel_poll_ms + m->cfg->sentinel_timeout_ms;
+    uint32_t si;
+
+    /* re-resolve groups a silent sentinel's view is ageing out of (it must
+     * stop counting), and groups waiting for a master to be confirmed */
     for (i = 0; i < m->n_groups; i++) {
-        if (m->groups[i].cfg->sentinel) {
-            m->groups[i].dirty = 1;
+        struct mgroup *g = &m->groups[i];
+
+        if (!g->cfg->sentinel || g->dirty) {
+            continue;
+        }
+        if (g->unconfirmed_ms != 0) {
+            g->dirty = 1;
+            continue;
+        }
+        for (si = 0; si < MAX_SENTINELS && si < m->n_sentinels; si++) {
+            if (g->views[si] != NULL && g->views[si]->valid &&
+                now - g->views[si]->at_ms > max_age) {
+                g->views[si]->valid = 0;    /* expired: stops counting */
+                g->dirty = 1;
+            }
         }
     }
 }
@@ -1435,6 +1551,7 @@ rebuild(struct ctl_model *m, const struct ctl_config *cfg)
         free(s);
     }
     m->servers = NULL;
+    free_views(old_groups, old_n);
     free(old_groups);
     memset(m->idx_used, 0, geo->server_cap);
     memset(m->ln_used, 0, geo->longname_cap ? geo->longname_cap : 1);
@@ -1461,8 +1578,17 @@ ctl_model_reconfigure(struct ctl_model *m, const struct ctl_config *cfg)
     }
     m->cfg = cfg;
     for (i = 0; i < cfg->n_groups; i++) {
-        m->groups[i].cfg = &cfg->groups[i];
-        m->groups[i].dirty = 1;
+        struct mgroup *g = &m->groups[i];
+        uint32_t j;
+
+        g->cfg = &cfg->groups[i];
+        g->dirty = 1;
+        for (j = 0; !g->cfg->sentinel && j < g->n_servers; j++) {
+            struct mserver *s = g->servers[j];
+
+            s->pub.power = addr_eq(&s->pub.addr, &g->cfg->master)
+                               ? 1 : configured_power(g, &s->pub.addr);
+        }
     }
     publish_clusters(m);
     return 0;

@@ -102,6 +102,9 @@ ctl_notify_event(struct ctl_notify *n, const char *event, const char *group,
 {
     char *argv[64], epoch_s[32];
     char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, dflt;
     struct child *k = NULL;
     uint32_t i, argc = 0;
     int rc;
@@ -130,7 +133,20 @@ ctl_notify_event(struct ctl_notify *n, const char *event, const char *group,
     argv[argc++] = (char *)(old_server ? old_server : "-");
     argv[argc++] = epoch_s;
     argv[argc] = NULL;
-    rc = posix_spawn(&k->pid, argv[0], NULL, NULL, argv, envp);
+    /* the child gets none of our descriptors (hiredis sockets have no
+     * FD_CLOEXEC) and default signal dispositions (we ignore SIGPIPE) */
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_init(&at);
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dflt);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    rc = posix_spawn(&k->pid, argv[0], &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
     if (rc != 0) {
         log_warn("cannot run notification program %s: %s", argv[0], strerror(rc));
         return;

@@ -4,8 +4,9 @@
  * argv = notify.program, notify.args..., then the event words:
  *   EVENT GROUP SERVER OLD_SERVER EPOCH     (e.g. masterSwitch cache
  *   127.0.0.1:6380 127.0.0.1:6379 3; "-" for absent values)
- * Executed directly with posix_spawn (never through a shell), with an empty
- * environment, killed after notify.timeout_ms.  At most CTL_NOTIFY_MAX run at
+ * Executed directly with posix_spawn (never through a shell), with only
+ * PATH in its environment, no inherited descriptors beyond 0-2 and default
+ * signal dispositions; killed after notify.timeout_ms.  At most CTL_NOTIFY_MAX run at
  * once; events beyond that are dropped with a warning (the segment and the
  * log still have them).
  */

@@ -797,6 +797,12 @@ event_group(const char *channel, const char *payload, char *out, size_t outlen)
     return 1;
 }
 
+int
+ctl_sentinel_event_group(const char *channel, const char *payload, char *out, size_t outlen)
+{
+    return event_group(channel, payload, out, outlen);
+}
+
 /* Copy a reply string into a bounded C string: stops at NUL, non-printable
  * bytes become '?' (log safety), truncates to outlen-1. */
 static void

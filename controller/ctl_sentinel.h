@@ -17,6 +17,7 @@
 #define CTL_SENTINEL_H
 
 #include <ev.h>
+#include <stddef.h>
 
 #include "ctl_config.h"
 #include "ctl_model.h"
@@ -32,6 +33,10 @@ void ctl_sentinels_reconfigure(struct ctl_sentinels *s, const struct ctl_config 
 
 /* Poll every group on every sentinel now (resync). */
 void ctl_sentinels_poll_now(struct ctl_sentinels *s);
+
+/* The master name an event's payload is about: 1 with it in out, else 0. */
+int ctl_sentinel_event_group(const char *channel, const char *payload, char *out,
+                             size_t outlen);
 
 /* Is cmd (argv[0], argv[1]) one the controller may send to a sentinel? */
 int ctl_sentinel_allowed(int argc, const char **argv);

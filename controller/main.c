@@ -190,7 +190,6 @@ on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
     }
     ctl_health_reconfigure(d->h, next);
     ctl_sentinels_reconfigure(d->s, next);
-    ctl_sentinels_poll_now(d->s);
     ctl_notify_reconfigure(d->notify, next);
     ctl_log_set_level(next->log_level);
     ctl_config_free(d->cfg);
@@ -244,6 +243,7 @@ open_segment(struct daemon *d)
         memset(&ev, 0, sizeof(ev));
         ev.type = MSHM_EV_WRITER_ADOPT;
         ev.group_idx = ev.server_idx = ev.old_idx = ev.new_idx = ev.cluster_idx = MSHM_NONE;
+        ev.epoch = mshm_w_writer_epoch(d->w);     /* "+writer-adopt epoch N" */
         mshm_w_emit(d->w, &ev);
     }
     return 0;
@@ -260,6 +260,15 @@ run(struct daemon *d)
         log_warn("cannot create the event loop");
         return CTL_EXIT_RUNTIME;
     }
+    /* signal watchers first: a reload or stop during start-up (segment
+     * adoption, first connections) must not hit the default action */
+    ev_signal_init(&d->sighup, on_sighup, SIGHUP);
+    d->sighup.data = d;
+    ev_signal_start(d->loop, &d->sighup);
+    ev_signal_init(&d->sigterm, on_stop, SIGTERM);
+    ev_signal_start(d->loop, &d->sigterm);
+    ev_signal_init(&d->sigint, on_stop, SIGINT);
+    ev_signal_start(d->loop, &d->sigint);
     if (open_segment(d) != 0) {
         return CTL_EXIT_RUNTIME;
     }
@@ -291,14 +300,6 @@ run(struct daemon *d)
     ev_timer_init(&d->tick, on_tick, 0.1, 0.1);
     d->tick.data = d;
     ev_timer_start(d->loop, &d->tick);
-    ev_signal_init(&d->sighup, on_sighup, SIGHUP);
-    d->sighup.data = d;
-    ev_signal_start(d->loop, &d->sighup);
-    ev_signal_init(&d->sigterm, on_stop, SIGTERM);
-    ev_signal_start(d->loop, &d->sigterm);
-    ev_signal_init(&d->sigint, on_stop, SIGINT);
-    ev_signal_start(d->loop, &d->sigint);
-    signal(SIGPIPE, SIG_IGN);
 
     log_notice("marshal-controller started (pid %d), config %s", (int)getpid(), d->conf_path);
     ev_run(d->loop, 0);
@@ -363,6 +364,7 @@ main(int argc, char **argv)
         usage(stderr);
         return CTL_EXIT_CONFIG;
     }
+    signal(SIGPIPE, SIG_IGN);
     d.cfg = calloc(1, sizeof(*d.cfg));
     if (d.cfg == NULL) {
         return CTL_EXIT_RUNTIME;

@@ -512,6 +512,12 @@ mshm_w_geo(const struct mshm_writer *w)
     return &w->geo;
 }
 
+uint32_t
+mshm_w_writer_epoch(const struct mshm_writer *w)
+{
+    return w->hdr->writer_epoch;
+}
+
 uint64_t
 mshm_w_latch(const struct mshm_writer *w)
 {

@@ -117,6 +117,9 @@ void mshm_w_set_flags(struct mshm_writer *w, uint32_t set, uint32_t clear);
 /* Publish the controller's config generation in the header. */
 void mshm_w_set_config_version(struct mshm_writer *w, uint64_t v);
 
+/* Writer epoch: 1 at creation, +1 per adoption. */
+uint32_t mshm_w_writer_epoch(const struct mshm_writer *w);
+
 /* Current latch value (the state generation readers see). */
 uint64_t mshm_w_latch(const struct mshm_writer *w);
 
