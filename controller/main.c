@@ -188,6 +188,16 @@ on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
         free(next);
         return;
     }
+    if (strcmp(next->seg_path, d->cfg->seg_path) != 0 || next->seg_mode != d->cfg->seg_mode ||
+        next->seg_gid != d->cfg->seg_gid || next->cap_groups != d->cfg->cap_groups ||
+        next->cap_servers != d->cfg->cap_servers || next->cap_clusters != d->cfg->cap_clusters ||
+        next->cap_longnames != d->cfg->cap_longnames || next->cap_events != d->cfg->cap_events ||
+        next->heartbeat_ms != d->cfg->heartbeat_ms ||
+        next->stale_after_ms != d->cfg->stale_after_ms ||
+        strcmp(next->log_file, d->cfg->log_file) != 0 || next->log_syslog != d->cfg->log_syslog) {
+        log_warn("reload: segment.* and log destination changes take effect at the next "
+                 "restart; still publishing into %s", d->cfg->seg_path);
+    }
     ctl_health_reconfigure(d->h, next);
     ctl_sentinels_reconfigure(d->s, next);
     ctl_notify_reconfigure(d->notify, next);
