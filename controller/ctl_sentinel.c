@@ -43,7 +43,10 @@
  * first re-poll still goes out within milliseconds.  The few events that
  * mean "re-resolve now" (+promoted-slave, +failover-state-reconf-slaves,
  * +switch-master, +convert-to-slave, +odown: once per sentinel per
- * failover) skip the hold-off and only wait for the debounce.
+ * failover) skip both: their round goes out in the next loop iteration (a
+ * poll per group per sentinel is in flight at most once, so a burst still
+ * coalesces), because the time from +switch-master to a published master
+ * is what clients wait for.
  *
  * Reconnects use exponential backoff with jitter: BACKOFF_MIN_MS doubling to
  * BACKOFF_MAX_MS, the actual delay uniform in [d/2, d]; the backoff restarts
@@ -1282,11 +1285,10 @@ on_repoll_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 schedule_repoll(struct ctl_sentinels *S, int urgent)
 {
-    uint64_t now = ctl_now_ms(), at = now + REPOLL_DEBOUNCE_MS;
+    uint64_t now = ctl_now_ms(), at = now + (urgent ? 0 : REPOLL_DEBOUNCE_MS);
 
     if (ev_is_active(&S->repoll_timer)) {
-        if (!urgent || ev_timer_remaining(S->loop, &S->repoll_timer) * 1000.0 <=
-                           (double)REPOLL_DEBOUNCE_MS) {
+        if (!urgent || ev_timer_remaining(S->loop, &S->repoll_timer) <= 0.0) {
             return;
         }
         ev_timer_stop(S->loop, &S->repoll_timer);
