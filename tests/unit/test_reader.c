@@ -15,20 +15,6 @@ setup(void **state)
     return tu_setup_module(state, "reader");
 }
 
-static void
-read_checked(const struct mshm_reader *r, struct mshm_state *st)
-{
-    char err[256] = "";
-    int rc;
-
-    assert_int_equal(mshm_read_state(r, st), MSHM_OK);
-    rc = mshm_check_state(st, err, sizeof(err));
-    if (rc != MSHM_OK) {
-        print_error("check_state: %s\n", err);
-    }
-    assert_int_equal(rc, MSHM_OK);
-}
-
 /* ---- snapshots ---------------------------------------------------------- */
 
 static void
@@ -201,7 +187,7 @@ test_read_state(void **state)
 
     tu_populate(w);
     tu_attach(&r, c->path);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.latch, mshm_generation(&r));
     assert_int_equal(st.hdr.n_groups, 3);
     assert_int_equal(st.hdr.n_servers, 6);
@@ -236,7 +222,7 @@ test_read_state(void **state)
         assert_int_equal(mshm_w_put_group(w, 1, &g), MSHM_OK);
     }
     mshm_w_commit(w);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.n_servers, 6);     /* high-water mark stays */
     assert_false(st.servers[4].flags & MSHM_SF_IN_USE);
     mshm_state_free(&st);
@@ -287,7 +273,7 @@ test_events_in_order(void **state)
         assert_int_equal(mshm_w_put_group(w, 2, &g), MSHM_OK);
     }
     assert_int_equal(mshm_w_commit(w), 1);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     for (i = 0; i < 3; i++) {
         memset(&ev, 0, sizeof(ev));
         assert_int_equal(mshm_next_event(&r, &ev, &lost), 1);
@@ -568,7 +554,7 @@ test_replaced_reattach(void **state)
     assert_int_equal(r.geo.server_cap, 64);
     assert_int_equal(stat(c->path, &sb), 0);
     assert_int_equal(r.ino, sb.st_ino);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.n_groups, 3);
     mshm_state_free(&st);
 
@@ -645,7 +631,7 @@ test_killed_writer_then_adopt(void **state)
     latch0 = mshm_w_latch(w);
     mshm_writer_close(w, 0);
     tu_attach(&r, c->path);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     pub0 = st.hdr.pub_seq;
     mshm_state_free(&st);
 
@@ -653,7 +639,7 @@ test_killed_writer_then_adopt(void **state)
     /* the latch is left odd relative to the last publish ... */
     assert_int_equal(mshm_generation(&r), latch0 + 1);
     /* ... and readers get the previous state, complete and consistent */
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.pub_seq, pub0);
     assert_int_equal(st.groups[0].power, 1);
     assert_int_equal(st.groups[1].power, 1);
@@ -684,7 +670,7 @@ test_killed_writer_then_adopt(void **state)
     assert_int_equal(mshm_w_put_group(w, 2, &g), MSHM_OK);
     assert_int_equal(mshm_w_commit(w), 1);
     assert_int_equal(mshm_generation(&r), latch0 + 3);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.pub_seq, pub0 + 1);
     assert_int_equal(st.groups[2].power, 5);
     assert_int_equal(st.groups[0].power, 1);   /* the killed commit never happened */
@@ -724,7 +710,7 @@ test_killed_writer_no_repair_is_detected(void **state)
     assert_int_equal(mshm_w_put_group(w, 2, &g), MSHM_OK);
     assert_int_equal(mshm_w_commit(w), 1);
     /* the latch rests on the good copy ... */
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     mshm_state_free(&st);
     /* ... but the copy every reader passes through during the next publish
      * still holds the dead writer's half commit: the checksum catches it */

@@ -346,4 +346,19 @@ tu_wait_child(pid_t pid)
     return -1;
 }
 
+/* Read the whole state and require that it passes every invariant. */
+static inline void
+tu_read_checked(const struct mshm_reader *r, struct mshm_state *st)
+{
+    char err[256] = "";
+    int rc;
+
+    assert_int_equal(mshm_read_state(r, st), MSHM_OK);
+    rc = mshm_check_state(st, err, sizeof(err));
+    if (rc != MSHM_OK) {
+        print_error("check_state: %s\n", err);
+    }
+    assert_int_equal(rc, MSHM_OK);
+}
+
 #endif /* MSHM_TEST_UTIL_H */

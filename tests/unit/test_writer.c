@@ -20,20 +20,6 @@ H(const struct mshm_reader *r)
     return mshm_hdr(r);
 }
 
-static void
-read_checked(const struct mshm_reader *r, struct mshm_state *st)
-{
-    char err[256] = "";
-    int rc;
-
-    assert_int_equal(mshm_read_state(r, st), MSHM_OK);
-    rc = mshm_check_state(st, err, sizeof(err));
-    if (rc != MSHM_OK) {
-        print_error("check_state: %s\n", err);
-    }
-    assert_int_equal(rc, MSHM_OK);
-}
-
 /* ---- create ------------------------------------------------------------- */
 
 static void
@@ -86,7 +72,7 @@ test_create(void **state)
     assert_true(H(&r)->segment_id != 0);
 
     /* an empty, consistent state */
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.n_groups, 0);
     assert_int_equal(st.hdr.n_servers, 0);
     assert_int_equal(st.hdr.state_sum, 0);
@@ -293,7 +279,7 @@ test_adopt(void **state)
     assert_int_equal(gs.group.power, 7);
     assert_int_equal(gs.group.change_seq, g0.change_seq + 1);
     assert_int_equal(gs.latch, latch + 2);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.n_groups, 3);
     mshm_state_free(&st);
     /* and the ring continues after the adopted head */
@@ -363,11 +349,11 @@ test_replace_on_capacity_change(void **state)
     assert_true(H(&r2)->segment_id != seg);
     assert_int_equal(mshm_ld(&H(&r2)->writer_epoch), 1);
     /* a replaced segment starts empty: the controller republishes */
-    read_checked(&r2, &st);
+    tu_read_checked(&r2, &st);
     assert_int_equal(st.hdr.n_groups, 0);
     mshm_state_free(&st);
     /* old readers still hold their last state */
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.n_groups, 3);
     mshm_state_free(&st);
     mshm_detach(&r);
@@ -440,7 +426,7 @@ test_replace_corrupt_state(void **state)
 
     w = tu_open(c->path, MSHM_REPLACED);
     tu_attach(&r, c->path);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.n_groups, 0);
     mshm_state_free(&st);
     mshm_detach(&r);
@@ -661,7 +647,7 @@ test_latch_and_pub_seq(void **state)
     int i;
 
     tu_attach(&r, c->path);
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     pub0 = st.hdr.pub_seq;
     mshm_state_free(&st);
     l0 = mshm_w_latch(w);
@@ -674,7 +660,7 @@ test_latch_and_pub_seq(void **state)
         assert_int_equal(mshm_w_latch(w), l0 + 2 * (uint64_t)i);
         assert_int_equal(mshm_generation(&r), l0 + 2 * (uint64_t)i);
         assert_int_equal(mshm_ld(&H(&r)->notify), n0 + 1);
-        read_checked(&r, &st);
+        tu_read_checked(&r, &st);
         assert_int_equal(st.latch, l0 + 2 * (uint64_t)i);
         assert_int_equal(st.hdr.pub_seq, pub0 + (uint64_t)i);
         assert_int_equal(st.groups[0].power, (uint32_t)i);
@@ -728,7 +714,7 @@ test_events_only_commit(void **state)
     {
         struct mshm_state st;
 
-        read_checked(&r, &st);
+        tu_read_checked(&r, &st);
         assert_int_equal(out.pub_seq, st.hdr.pub_seq);
         mshm_state_free(&st);
     }
@@ -868,7 +854,7 @@ test_long_host(void **state)
     assert_true(out.flags & MSHM_SF_HOST_LONG);
     assert_int_equal(mshm_snap_server(&r, 1, &out, host), MSHM_OK);
     assert_string_equal(host, "second.long.name.example");
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     assert_int_equal(st.hdr.n_longnames, 3);
     assert_string_equal(mshm_state_host(&st, &st.servers[0]), h255);
     mshm_state_free(&st);
@@ -881,7 +867,7 @@ test_long_host(void **state)
     assert_int_equal(mshm_w_commit(w), 1);
     assert_int_equal(mshm_snap_server(&r, 0, &out, host), MSHM_OK);
     assert_int_equal(host[0], 'Z');
-    read_checked(&r, &st);
+    tu_read_checked(&r, &st);
     mshm_state_free(&st);
     mshm_detach(&r);
     mshm_writer_close(w, 0);
