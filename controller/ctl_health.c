@@ -2,8 +2,8 @@
  * ctl_health.c -- the controller's own health checks of every redis-server.
  *
  * Per watched server (struct hsrv): one ctl_conn named "marshal-health" and
- * one repeating ev_timer (health.interval_ms, first expiry spread by a small
- * random offset).  Each expiry starts a round unless one is still in flight:
+ * one repeating ev_timer (health.interval_ms; after the first, immediate
+ * round all servers' timers share one phase, so one wake-up checks them all).  Each expiry starts a round unless one is still in flight:
  *
  *   connection DOWN: ctl_conn_connect() (AUTH and CLIENT SETNAME are its
  *       handshake).  A refused, failed or timed-out connect or handshake ends
@@ -55,7 +55,6 @@
 #include "ctl_log.h"
 
 #define CLIENT_NAME     "marshal-health"
-#define JITTER_MAX_MS   250u    /* cap of the random first-tick offset       */
 #define ROLE_MAX_ELEMS  16u     /* ROLE has 3 (master) or 5 (replica) items  */
 #define INFO_MAX_BYTES  (1u << 20) /* larger INFO replies are not parsed     */
 
@@ -93,6 +92,7 @@ struct hsrv {
     struct ctl_conn *conn;      /* NULL until the first round / after a
                                    reconfiguration retired it                */
     ev_timer tick;              /* repeating: health.interval_ms             */
+    int aligned;                /* tick moved onto the shared phase          */
     struct round *round;        /* in flight, or NULL                        */
     uint64_t last_info_ms;      /* start of the last round with good INFO    */
     int force_info;             /* next round sends INFO whatever the time   */
@@ -112,7 +112,6 @@ struct ctl_health {
     struct hsrv *servers;       /* watched                                   */
     struct hsrv *graveyard;     /* unwatched, freed by the reaper            */
     ev_timer reaper;            /* zero delay while the graveyard is full    */
-    uint64_t rng;               /* xorshift state for the tick offsets       */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -134,18 +133,6 @@ free_secret(char **p)
         free(*p);
         *p = NULL;
     }
-}
-
-static uint64_t
-next_rand(struct ctl_health *h)
-{
-    uint64_t x = h->rng;
-
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    h->rng = x;
-    return x;
 }
 
 /* Parse exactly len decimal digits (no sign, no blanks) into *out <= max.
@@ -848,8 +835,18 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     struct hsrv *hs = w->data;
     struct round *r = hs->round;
 
-    (void)loop;
     (void)revents;
+    if (!hs->aligned) {
+        /* every server's ticks share one phase (multiples of the interval on
+         * the monotonic clock): one wake-up checks them all, where spread
+         * ticks cost a wake-up -- a context switch -- per server */
+        uint32_t span = hs->h->interval_ms ? hs->h->interval_ms : 1;
+
+        hs->aligned = 1;
+        ev_timer_stop(loop, w);
+        ev_timer_set(w, (double)(span - ctl_now_ms() % span) / 1000.0, (double)span / 1000.0);
+        ev_timer_start(loop, w);
+    }
     if (r == NULL) {
         round_start(hs);
         return;
@@ -908,10 +905,6 @@ ctl_health_new(struct ev_loop *loop, const struct ctl_config *cfg, struct ctl_mo
     h->interval_ms = cfg->health_interval_ms ? cfg->health_interval_ms : 100;
     h->timeout_ms = cfg->health_timeout_ms ? cfg->health_timeout_ms : 250;
     h->info_ms = cfg->health_info_ms ? cfg->health_info_ms : 1000;
-    h->rng = ctl_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)h;
-    if (h->rng == 0) {
-        h->rng = 0x9e3779b97f4a7c15ull;
-    }
     ev_timer_init(&h->reaper, on_reap, 0.0, 0.0);
     h->reaper.data = h;
     return h;
@@ -946,8 +939,8 @@ ctl_health_free(struct ctl_health *h)
 }
 
 /*
- * Start checking s: the first round runs within min(interval, 250 ms) (a
- * random offset spreads the servers), then every health.interval_ms.  The
+ * Start checking s: the first round runs at once, then every
+ * health.interval_ms on the phase all servers share.  The
  * connection is made by the first round with ctl_model_server_cred(m, s).
  * Returns 0 (also when s is already watched) or -1 when out of memory.
  */
@@ -955,7 +948,6 @@ int
 ctl_health_watch(struct ctl_health *h, struct ctl_server *s)
 {
     struct hsrv *hs;
-    uint32_t span;
     double first;
 
     if (s->health_priv != NULL) {
@@ -968,8 +960,9 @@ ctl_health_watch(struct ctl_health *h, struct ctl_server *s)
     hs->h = h;
     hs->s = s;
     hs->last_ok = -1;
-    span = h->interval_ms < JITTER_MAX_MS ? h->interval_ms : JITTER_MAX_MS;
-    first = span ? (double)(next_rand(h) % span) / 1000.0 : 0.0;
+    /* the first round at once; on_tick then moves the timer onto the phase
+     * every server shares */
+    first = 0.0;
     ev_timer_init(&hs->tick, on_tick, first, (double)h->interval_ms / 1000.0);
     hs->tick.data = hs;
     ev_timer_start(h->loop, &hs->tick);
@@ -1051,6 +1044,7 @@ ctl_health_reconfigure(struct ctl_health *h, const struct ctl_config *cfg)
         int was_busy;
 
         hs->tick.repeat = (double)h->interval_ms / 1000.0;
+        hs->aligned = 0;        /* the next tick moves onto the new phase */
         if (hs->conn == NULL) {
             continue;           /* made with the new settings when needed */
         }
