@@ -844,7 +844,9 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
         hs->aligned = 1;
         ev_timer_stop(loop, w);
-        ev_timer_set(w, (double)(span - ctl_now_ms() % span) / 1000.0, (double)span / 1000.0);
+        /* the next round a full interval from now at least, then on the phase */
+        ev_timer_set(w, (double)(2 * span - ctl_now_ms() % span) / 1000.0,
+                     (double)span / 1000.0);
         ev_timer_start(loop, w);
     }
     if (r == NULL) {
