@@ -509,21 +509,3 @@ ctl_conn_state(const struct ctl_conn *c)
 {
     return c->state;
 }
-
-const struct ctl_addr *
-ctl_conn_addr(const struct ctl_conn *c)
-{
-    return &c->addr;
-}
-
-uint32_t
-ctl_conn_pending(const struct ctl_conn *c)
-{
-    return c->n_pending;
-}
-
-void
-ctl_conn_set_addr(struct ctl_conn *c, const struct ctl_addr *addr)
-{
-    c->addr = *addr;
-}

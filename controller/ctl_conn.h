@@ -71,11 +71,6 @@ void ctl_conn_close(struct ctl_conn *c, const char *reason);
 void ctl_conn_free(struct ctl_conn *c);
 
 enum ctl_conn_state ctl_conn_state(const struct ctl_conn *c);
-const struct ctl_addr *ctl_conn_addr(const struct ctl_conn *c);
-uint32_t ctl_conn_pending(const struct ctl_conn *c);
-
-/* Replace the target address (takes effect at the next connect). */
-void ctl_conn_set_addr(struct ctl_conn *c, const struct ctl_addr *addr);
 
 /* Monotonic milliseconds / nanoseconds of the loop's clock. */
 uint64_t ctl_now_ms(void);

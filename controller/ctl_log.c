@@ -62,12 +62,6 @@ ctl_log_set_level(int level)
     log_level = level;
 }
 
-int
-ctl_log_enabled(int level)
-{
-    return level >= log_level;
-}
-
 void
 ctl_log(int level, const char *file, int line, const char *fmt, ...)
 {
@@ -114,12 +108,3 @@ ctl_log(int level, const char *file, int line, const char *fmt, ...)
     errno = saved;
 }
 
-void
-ctl_log_safe(const char *msg)
-{
-    size_t n = strlen(msg);
-
-    if (write(STDERR_FILENO, msg, n) < 0) {
-        /* nothing to do */
-    }
-}

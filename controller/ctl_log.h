@@ -1,6 +1,6 @@
 /*
- * ctl_log.h -- controller logging: levels, stderr/syslog/file, and an
- * async-signal-safe writer for signal handlers.  Secrets are never passed
+ * ctl_log.h -- controller logging: levels, stderr/syslog/file (signals are
+ * handled on the loop through ev_signal, so no handler ever logs).  Secrets are never passed
  * here: callers log addresses and names only.
  */
 #ifndef CTL_LOG_H
@@ -12,14 +12,10 @@
 int ctl_log_open(const struct ctl_config *cfg);
 void ctl_log_close(void);
 void ctl_log_set_level(int level);
-int ctl_log_enabled(int level);
 
 /* printf-style log line at level (enum ctl_log_level). */
 void ctl_log(int level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* write(2) of a constant message to stderr; safe in signal handlers. */
-void ctl_log_safe(const char *msg);
 
 #define log_debug(...)  ctl_log(CTL_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 #define log_info(...)   ctl_log(CTL_LOG_VERBOSE, __FILE__, __LINE__, __VA_ARGS__)

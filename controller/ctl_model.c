@@ -586,21 +586,6 @@ ctl_model_free(struct ctl_model *m)
     free(m);
 }
 
-struct ctl_server *
-ctl_model_first_server(struct ctl_model *m)
-{
-    return m->servers ? &m->servers->pub : NULL;
-}
-
-struct ctl_server *
-ctl_model_next_server(struct ctl_model *m, struct ctl_server *s)
-{
-    struct mserver *ms = (struct mserver *)s;
-
-    (void)m;
-    return ms->next ? &ms->next->pub : NULL;
-}
-
 const struct ctl_cred *
 ctl_model_server_cred(struct ctl_model *m, struct ctl_server *s)
 {
@@ -610,12 +595,6 @@ ctl_model_server_cred(struct ctl_model *m, struct ctl_server *s)
         return &g->cfg->cred;
     }
     return &m->cfg->server_cred;
-}
-
-int
-ctl_model_warming(const struct ctl_model *m)
-{
-    return m->warming;
 }
 
 /* ---- inputs ------------------------------------------------------------- */

@@ -96,9 +96,6 @@ const struct ctl_cred *ctl_model_server_cred(struct ctl_model *m, struct ctl_ser
  * it every 100 ms. */
 void ctl_model_tick(struct ctl_model *m);
 
-/* 1 while the controller has not completed its first full resolve. */
-int ctl_model_warming(const struct ctl_model *m);
-
 /* Create the model for cfg, publishing through w.  adopted: w holds a state
  * from an earlier run (indices are reused, events are derived against it). */
 struct ctl_model *ctl_model_new(const struct ctl_config *cfg, struct mshm_writer *w);
@@ -106,10 +103,6 @@ void ctl_model_free(struct ctl_model *m);
 
 /* Apply a new (already validated) configuration.  0 or -1 (old one kept). */
 int ctl_model_reconfigure(struct ctl_model *m, const struct ctl_config *cfg);
-
-/* Iterate servers (for the health checker): NULL-terminated walk. */
-struct ctl_server *ctl_model_first_server(struct ctl_model *m);
-struct ctl_server *ctl_model_next_server(struct ctl_model *m, struct ctl_server *s);
 
 /* Health checker input: the result of one check of s. */
 void ctl_model_probe(struct ctl_model *m, struct ctl_server *s, const struct ctl_probe *p);
