@@ -105,6 +105,15 @@ n_subscribers() {
 # the controller holds one subscription per sentinel too: 3 + ours
 await 10 "subscribers connected" eval '(( $(n_subscribers) >= 6 ))'
 
+# a writer through libmarshal-shm: SET every 1 ms, each result stamped (us)
+WRITER_BIN=$MARSHAL_BUILD/bench/failover_writer
+WLOG=$IT_DIR/writer.log
+if [[ -x $WRITER_BIN ]]; then
+    "$WRITER_BIN" "$SEG" g1 1000 $((N * 120)) >"$WLOG" 2>"$IT_DIR/writer.err" &
+    IT_PIDS+=("$!")
+    await 10 "library writer running" grep -q ' ok ' "$WLOG"
+fi
+
 start_bg watch "$SHMDUMP" --watch "$SEG"
 WATCH_LOG=$IT_DIR/watch.log
 await 30 "watcher attached" grep -q ' watching ' "$WATCH_LOG"
@@ -129,7 +138,7 @@ converged() { # MASTER_PORT
 wts_ms() { date -d "$1" +%s%3N; }
 
 CUR=$MP
-declare -a K2S S2G K2G
+declare -a K2S S2G K2G S2W
 ROUND_LINES=()
 for ((r = 1; r <= N; r++)); do
     await 90 "round $r: converged on :$CUR" converged "$CUR"
@@ -158,11 +167,19 @@ for ((r = 1; r <= N; r++)); do
     TSEG=$(wts_ms "${WL:0:23}")
     TEV=$(seg_q "[.events[] | select(.type == \"master_switch\" and .new == \"127.0.0.1:$NEW\") | .time_ms] | last")
     TKM=$((TK / 1000))
+    S2W[r]=-
+    if [[ -x $WRITER_BIN ]]; then
+        # the first successful library write on the new master after the switch
+        await 20 "round $r: a library write on :$NEW" eval \
+            'awk -v t='"$TSW"' -v p='"$NEW"' '"'"'$1 > t && $2 == "ok" && $3 == p { f = 1 } END { exit !f }'"'"' "'"$WLOG"'"'
+        TW=$(awk -v t="$TSW" -v p="$NEW" '$1 > t && $2 == "ok" && $3 == p { print $1; exit }' "$WLOG")
+        S2W[r]=$(awk -v a="$TW" -v b="$TSW" 'BEGIN { printf "%.1f", (a - b) / 1000 }')
+    fi
     K2S[r]=$(((TSW - TK) / 1000))
     S2G[r]=$((TSEG - TSW / 1000))
     K2G[r]=$((TSEG - TKM))
-    ROUND_LINES+=("$(printf '%5d  :%-5s -> :%-5s  %14d  %16d  %15d  %19d' "$r" "$CUR" "$NEW" \
-        "${K2S[r]}" "${S2G[r]}" "${K2G[r]}" "$((TEV - TKM))")")
+    ROUND_LINES+=("$(printf '%5d  :%-5s -> :%-5s  %14d  %16d  %15d  %19d  %14s' "$r" "$CUR" "$NEW" \
+        "${K2S[r]}" "${S2G[r]}" "${K2G[r]}" "$((TEV - TKM))" "${S2W[r]}")")
     it_log "round $r: :$CUR -> :$NEW kill->switch ${K2S[r]} ms, switch->segment ${S2G[r]} ms, kill->segment ${K2G[r]} ms"
     rstart "$CUR" "$NEW"
     CUR=$NEW
@@ -179,13 +196,20 @@ echo "failover_bench: $N rounds of kill -9 master; 3 sentinels (quorum 2, down-a
     "health every 100 ms (down after 3 x 250 ms); $(basename "$MARSHAL_BUILD") build"
 echo "times in ms; switch = first +switch-master on any sentinel (subscriber, us clock);" \
     "segment = first marshal-shmdump --watch line with the new master (ms clock)"
-printf '%5s  %-17s  %14s  %16s  %15s  %19s\n' round failover kill-\>switch switch-\>segment \
-    kill-\>segment kill-\>ring-event
+printf '%5s  %-17s  %14s  %16s  %15s  %19s  %14s\n' round failover kill-\>switch switch-\>segment \
+    kill-\>segment kill-\>ring-event switch-\>write
 printf '%s\n' "${ROUND_LINES[@]}"
 read -r m1 x1 < <(stats "${K2S[@]}")
 read -r m2 x2 < <(stats "${S2G[@]}")
 read -r m3 x3 < <(stats "${K2G[@]}")
 printf '%-25s  %14s  %16s  %15s\n' "median" "$m1" "$m2" "$m3"
 printf '%-25s  %14s  %16s  %15s\n' "max" "$x1" "$x2" "$x3"
+if [[ -x $WRITER_BIN ]]; then
+    printf '%s\n' "${S2W[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+        printf "switch->write (first successful SET through libmarshal-shm on the new master, ms): median %s max %s\n",
+            (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[NR] }'
+    echo "library writer: $(grep -c ' ok ' "$WLOG") ok, $(grep -c ' err ' "$WLOG") failed" \
+        "($(grep ' err ' "$WLOG" | awk '{ print $3 " " $4 " " $5 }' | sort | uniq -c | tr '\n' ';'))"
+fi
 echo "(negative switch->segment: the controller published before any sentinel's +switch-master)"
 echo "(kill->ring-event: time_ms of the controller's master_switch event, a cross-check of kill->segment)"

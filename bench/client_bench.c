@@ -1,0 +1,349 @@
+/*
+ * client_bench.c -- libmarshal-shm's routed command throughput against raw
+ * hiredis on the same redis-server, measured in the same run, interleaved.
+ *
+ *   client_bench --port P [--replica-port R ...] [--n N] [--rounds K] [--smoke]
+ *
+ * The program publishes its own segment (a temp file, written with the shm
+ * core's writer, no controller needed) describing one group "bench" whose
+ * master is 127.0.0.1:P (and replicas if given), then for K rounds runs,
+ * in alternation (A B A B ...):
+ *   raw      hiredis redisCommand(ctx, "GET %s") on its own connection to P
+ *   marshal  marshal_command(t, "GET %s") with the group's master-only rule
+ *            (same server, its own connection)
+ * and the same for SET, then pipelined GET depth 16 (redisAppendCommand /
+ * marshal_append).  Prints per-round rates, the median and spread of the
+ * marshal/raw ratio, and p50/p99 latency.  Prints figures; asserts nothing
+ * about them (exit 0 when every command succeeded).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "marshal/marshal.h"
+#include "mshm_write.h"
+
+#define MAX_ROUNDS 64
+#define MAX_REPLICAS 8
+#define DEPTH 16
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int
+cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void
+die(const char *what)
+{
+    fprintf(stderr, "client_bench: %s\n", what);
+    exit(1);
+}
+
+/* Publish group "bench": master :port, replicas :rports (power 1). */
+static struct mshm_writer *
+publish(const char *path, int port, const int *rports, int nrep)
+{
+    struct mshm_writer_opts o;
+    struct mshm_writer *w;
+    struct mshm_group g;
+    char err[256];
+    int i;
+
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    o.mode = 0600;
+    o.gid = (gid_t)-1;
+    o.group_cap = 16;
+    o.server_cap = 64;
+    o.cluster_cap = 4;
+    o.longname_cap = 4;
+    o.ring_cap = 64;
+    o.stale_after_ms = 3600000;
+    o.hb_interval_ms = 1000;
+    if (mshm_writer_open(&o, &w, NULL, err, sizeof(err)) != MSHM_OK) {
+        fprintf(stderr, "client_bench: writer: %s\n", err);
+        exit(1);
+    }
+    memset(&g, 0, sizeof(g));
+    snprintf(g.name, sizeof(g.name), "bench");
+    g.flags = MSHM_GF_IN_USE;
+    g.route = MSHM_ROUTE_MASTER;
+    g.power = 1;
+    g.master_idx = 0;
+    g.max_lag_ms = 10000;
+    for (i = 0; i <= nrep; i++) {
+        struct mshm_server s;
+
+        memset(&s, 0, sizeof(s));
+        snprintf(s.host, sizeof(s.host), "127.0.0.1");
+        s.port = (uint16_t)(i == 0 ? port : rports[i - 1]);
+        s.flags = MSHM_SF_IN_USE | (i > 0 ? MSHM_SF_READABLE : 0);
+        s.role = i == 0 ? MSHM_ROLE_MASTER : MSHM_ROLE_REPLICA;
+        s.health = MSHM_HEALTH_UP;
+        s.power = 1;
+        s.group_idx = 0;
+        s.longname_idx = MSHM_NONE;
+        mshm_w_put_server(w, (uint32_t)i, &s);
+        g.servers[i] = (uint32_t)i;
+    }
+    g.n_servers = (uint16_t)(nrep + 1);
+    mshm_w_put_group(w, 0, &g);
+    if (mshm_w_commit(w) < 0) {
+        die("commit failed");
+    }
+    mshm_w_heartbeat(w);
+    return w;
+}
+
+struct run {
+    double rps;
+    uint64_t p50, p99;     /* ns per command (unpipelined) */
+};
+
+static uint64_t *lat;
+
+static void
+finish_run(struct run *r, uint64_t t0, int n, int record)
+{
+    uint64_t el = now_ns() - t0;
+
+    r->rps = (double)n * 1e9 / (double)el;
+    r->p50 = r->p99 = 0;
+    if (record) {
+        qsort(lat, (size_t)n, sizeof(lat[0]), cmp_u64);
+        r->p50 = lat[n / 2];
+        r->p99 = lat[(size_t)n * 99 / 100];
+    }
+}
+
+static void
+check(redisReply *r, const char *what)
+{
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "client_bench: %s failed%s%s\n", what, r ? ": " : "", r ? r->str : "");
+        exit(1);
+    }
+    freeReplyObject(r);
+}
+
+static void
+raw_cmd(redisContext *ctx, int n, int set, struct run *r)
+{
+    uint64_t t0 = now_ns(), t;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        t = now_ns();
+        check(set ? redisCommand(ctx, "SET bench:%d v", i & 1023)
+                  : redisCommand(ctx, "GET bench:%d", i & 1023), "raw");
+        lat[i] = now_ns() - t;
+    }
+    finish_run(r, t0, n, 1);
+}
+
+static void
+marshal_cmd(marshal_target *tg, int n, int set, struct run *r)
+{
+    uint64_t t0 = now_ns(), t;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        t = now_ns();
+        check(set ? marshal_command(tg, "SET bench:%d v", i & 1023)
+                  : marshal_command(tg, "GET bench:%d", i & 1023), "marshal");
+        lat[i] = now_ns() - t;
+    }
+    finish_run(r, t0, n, 1);
+}
+
+static void
+raw_pipe(redisContext *ctx, int n, struct run *r)
+{
+    uint64_t t0 = now_ns();
+    void *rep;
+    int i, j;
+
+    for (i = 0; i < n; i += DEPTH) {
+        for (j = 0; j < DEPTH; j++) {
+            redisAppendCommand(ctx, "GET bench:%d", (i + j) & 1023);
+        }
+        for (j = 0; j < DEPTH; j++) {
+            if (redisGetReply(ctx, &rep) != REDIS_OK) {
+                die("raw pipeline failed");
+            }
+            freeReplyObject(rep);
+        }
+    }
+    finish_run(r, t0, n, 0);
+}
+
+static void
+marshal_pipe(marshal_target *tg, int n, struct run *r)
+{
+    uint64_t t0 = now_ns();
+    redisReply *rep;
+    int i, j;
+
+    for (i = 0; i < n; i += DEPTH) {
+        for (j = 0; j < DEPTH; j++) {
+            if (marshal_append(tg, "GET bench:%d", (i + j) & 1023) != MARSHAL_OK) {
+                die("marshal_append failed");
+            }
+        }
+        for (j = 0; j < DEPTH; j++) {
+            if (marshal_get_reply(tg, &rep) != MARSHAL_OK) {
+                die("marshal pipeline failed");
+            }
+            freeReplyObject(rep);
+        }
+    }
+    finish_run(r, t0, n, 0);
+}
+
+static void
+report(const char *name, const struct run *a, const struct run *b, int rounds)
+{
+    double ratio[MAX_ROUNDS], ra[MAX_ROUNDS], rb[MAX_ROUNDS];
+    uint64_t pa50 = 0, pa99 = 0, pb50 = 0, pb99 = 0;
+    int i;
+
+    for (i = 0; i < rounds; i++) {
+        ratio[i] = b[i].rps / a[i].rps;
+        ra[i] = a[i].rps;
+        rb[i] = b[i].rps;
+        pa50 += a[i].p50;
+        pa99 += a[i].p99;
+        pb50 += b[i].p50;
+        pb99 += b[i].p99;
+    }
+    qsort(ratio, (size_t)rounds, sizeof(double), cmp_dbl);
+    qsort(ra, (size_t)rounds, sizeof(double), cmp_dbl);
+    qsort(rb, (size_t)rounds, sizeof(double), cmp_dbl);
+    printf("%-22s raw %9.0f rps  marshal %9.0f rps  ratio median %.3f (min %.3f max %.3f)",
+           name, ra[rounds / 2], rb[rounds / 2], ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
+    if (pa50 != 0) {
+        printf("  p50 %.1f/%.1f us  p99 %.1f/%.1f us", (double)pa50 / rounds / 1e3,
+               (double)pb50 / rounds / 1e3, (double)pa99 / rounds / 1e3,
+               (double)pb99 / rounds / 1e3);
+    }
+    printf("\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    int port = 0, rports[MAX_REPLICAS], nrep = 0, n = 20000, rounds = 7, i;
+    struct run rg[MAX_ROUNDS], mg[MAX_ROUNDS], rs[MAX_ROUNDS], ms[MAX_ROUNDS];
+    struct run rp[MAX_ROUNDS], mp[MAX_ROUNDS];
+    char path[] = "/tmp/client_bench.XXXXXX";
+    struct mshm_writer *w;
+    marshal_client *c;
+    marshal_target *t;
+    redisContext *ctx;
+    int fd;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            port = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--replica-port") == 0 && i + 1 < argc && nrep < MAX_REPLICAS) {
+            rports[nrep++] = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
+            n = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--smoke") == 0) {
+            n = 320;
+            rounds = 2;
+        } else {
+            fprintf(stderr, "usage: client_bench --port P [--replica-port R]... [--n N] "
+                            "[--rounds K] [--smoke]\n");
+            return 2;
+        }
+    }
+    if (port <= 0 || n < DEPTH || rounds < 1 || rounds > MAX_ROUNDS) {
+        fprintf(stderr, "client_bench: --port required; n >= %d; 1 <= rounds <= %d\n", DEPTH,
+                MAX_ROUNDS);
+        return 2;
+    }
+    n -= n % DEPTH;
+    lat = calloc((size_t)n, sizeof(lat[0]));
+    fd = mkstemp(path);
+    if (fd < 0 || lat == NULL) {
+        die("setup failed");
+    }
+    close(fd);
+    unlink(path);
+    w = publish(path, port, rports, nrep);
+    if (marshal_client_open(path, NULL, &c) != MARSHAL_OK ||
+        marshal_target_open(c, "bench", &t) != MARSHAL_OK) {
+        die("marshal open failed");
+    }
+    ctx = redisConnect("127.0.0.1", port);
+    if (ctx == NULL || ctx->err) {
+        die("redis connect failed");
+    }
+    check(redisCommand(ctx, "SET bench:0 v"), "warm-up");
+    check(marshal_command(t, "GET bench:0"), "warm-up");
+
+    printf("client_bench: 127.0.0.1:%d, %d commands per run, %d rounds, interleaved\n", port, n,
+           rounds);
+    for (i = 0; i < rounds; i++) {
+        raw_cmd(ctx, n, 0, &rg[i]);
+        marshal_cmd(t, n, 0, &mg[i]);
+        raw_cmd(ctx, n, 1, &rs[i]);
+        marshal_cmd(t, n, 1, &ms[i]);
+        raw_pipe(ctx, n, &rp[i]);
+        marshal_pipe(t, n, &mp[i]);
+    }
+    report("GET, 1 conn", rg, mg, rounds);
+    report("SET, 1 conn", rs, ms, rounds);
+    report("GET, pipeline 16", rp, mp, rounds);
+
+    if (nrep > 0) {
+        /* read/write split: reads over the replicas; rate only (other servers) */
+        struct run sp[MAX_ROUNDS];
+
+        marshal_target_use(t, MARSHAL_ROUTE_SPLIT);
+        for (i = 0; i < rounds; i++) {
+            marshal_cmd(t, n, 0, &sp[i]);
+        }
+        report("GET split (replicas)", rg, sp, rounds);
+    }
+    redisFree(ctx);
+    marshal_client_close(c);
+    mshm_writer_close(w, 1);
+    unlink(path);
+    {
+        char lock[sizeof(path) + 8];
+
+        snprintf(lock, sizeof(lock), "%s.lock", path);
+        unlink(lock);
+    }
+    free(lat);
+    return 0;
+}

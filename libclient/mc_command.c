@@ -1,0 +1,639 @@
+/*
+ * mc_command.c -- commands: classify, route, send, fail over, pipeline.
+ *
+ * Every command is formatted once with hiredis (printf or argv form), its
+ * name (and subcommand) is read back from the RESP buffer and classified
+ * with the table generated from Redis's COMMAND output (mc_commands_gen.c),
+ * and the buffer is sent to the server the route picks.
+ *
+ * Failover (DESIGN.md "Library rules"): READONLY, MASTERDOWN, LOADING or a
+ * connection that could not be made mean the command did not run.  Marshal
+ * then waits -- bounded by failover_wait_ms, sleeping on the segment's futex
+ * word -- for the segment to show a different master (or the same server
+ * changed), and sends again; at most max_attempts sends.  A timeout or EOF
+ * after sending is UNKNOWN and never retried for a write; a read-only
+ * command has no effect, so it is retried once on a fresh connection.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_internal.h"
+#include "mc_outcome.h"
+#include "mc_route.h"
+
+#define MC_ARGS_MAX 4   /* argv entries parsed for classification */
+
+/* Command name and first arguments, pointing into a RESP buffer. */
+struct mc_args {
+    int argc;                     /* total arguments                    */
+    int n;                        /* parsed (<= MC_ARGS_MAX)            */
+    const char *argv[MC_ARGS_MAX];
+    size_t argvlen[MC_ARGS_MAX];
+};
+
+/* Parse "*N\r\n$L\r\n...": 0 or -1 when the buffer is not a RESP array. */
+static int
+parse_args(const char *b, size_t len, struct mc_args *a)
+{
+    const char *p = b, *end = b + len;
+    long v;
+    int i;
+
+    a->argc = a->n = 0;
+    if (len < 4 || *p != '*') {
+        return -1;
+    }
+    for (v = 0, p++; p < end && *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > 1000000000L) {
+            return -1;
+        }
+    }
+    if (p + 2 > end || p[0] != '\r' || p[1] != '\n' || v < 1) {
+        return -1;
+    }
+    p += 2;
+    a->argc = (int)v;
+    for (i = 0; i < a->argc && i < MC_ARGS_MAX; i++) {
+        if (p >= end || *p != '$') {
+            return -1;
+        }
+        for (v = 0, p++; p < end && *p >= '0' && *p <= '9'; p++) {
+            v = v * 10 + (*p - '0');
+            if (v > 1000000000L) {
+                return -1;
+            }
+        }
+        if (p + 2 > end || p[0] != '\r' || p[1] != '\n' || (size_t)(end - p - 2) < (size_t)v + 2) {
+            return -1;
+        }
+        p += 2;
+        a->argv[i] = p;
+        a->argvlen[i] = (size_t)v;
+        p += v + 2;
+        a->n++;
+    }
+    return 0;
+}
+
+/* ---- special commands ------------------------------------------------------------------ */
+
+static int
+name_is(const struct mc_args *a, const char *lower)
+{
+    size_t i, n = strlen(lower);
+
+    if (a->n < 1 || a->argvlen[0] != n) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        char ch = a->argv[0][i];
+
+        if (ch >= 'A' && ch <= 'Z') {
+            ch = (char)(ch - 'A' + 'a');
+        }
+        if (ch != lower[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * MC_SP_* of a command.  Only called for commands whose first letter can
+ * start a special name, so the common GET/SET path does two compares.
+ */
+static int
+special_of(const struct mc_args *a)
+{
+    static const char *const unsupported[] = {
+        "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe",
+        "sunsubscribe", "monitor", "select", "auth", "hello", "quit", "reset", "sync",
+        "psync", NULL};
+    int i;
+
+    if (a->n < 1 || a->argvlen[0] < 4 || a->argvlen[0] > 12) {
+        return MC_SP_NONE;
+    }
+    switch (a->argv[0][0] | 0x20) {
+    case 'm':
+        if (name_is(a, "multi")) {
+            return MC_SP_MULTI;
+        }
+        break;
+    case 'w':
+        if (name_is(a, "watch")) {
+            return MC_SP_WATCH;
+        }
+        break;
+    case 'e':
+        if (name_is(a, "exec")) {
+            return MC_SP_EXEC;
+        }
+        if (name_is(a, "eval") || name_is(a, "evalsha") || name_is(a, "eval_ro") ||
+            name_is(a, "evalsha_ro")) {
+            return MC_SP_SCRIPT;
+        }
+        break;
+    case 'f':
+        if (name_is(a, "fcall") || name_is(a, "fcall_ro")) {
+            return MC_SP_SCRIPT;
+        }
+        break;
+    case 'd':
+        if (name_is(a, "discard")) {
+            return MC_SP_DISCARD;
+        }
+        break;
+    case 'u':
+        if (name_is(a, "unwatch")) {
+            return MC_SP_UNWATCH;
+        }
+        break;
+    default:
+        break;
+    }
+    for (i = 0; unsupported[i] != NULL; i++) {
+        if (name_is(a, unsupported[i])) {
+            return MC_SP_UNSUPPORTED;
+        }
+    }
+    return MC_SP_NONE;
+}
+
+/* Classify a formatted command.  Returns 0, or -1 (malformed) leaving cls and sp unset. */
+static int
+classify(const char *cmd, size_t len, int *cls, int *sp)
+{
+    struct mc_args a;
+    const struct mc_cmd *e;
+
+    if (parse_args(cmd, len, &a) != 0 || a.n < 1) {
+        return -1;
+    }
+    e = mc_cmd_resolve(a.n, a.argv, a.argvlen);
+    *cls = mc_cmd_class(e);
+    *sp = special_of(&a);
+    return 0;
+}
+
+/* Track MULTI/WATCH pinning after a command was sent on k. */
+static void
+pin_update(marshal_target *t, struct mc_conn *k, int sp, const redisReply *rep)
+{
+    int ok = rep != NULL && rep->type != REDIS_REPLY_ERROR;
+
+    switch (sp) {
+    case MC_SP_MULTI:
+        if (ok) {
+            t->pinned = k;
+            t->in_multi = 1;
+        }
+        break;
+    case MC_SP_WATCH:
+        if (ok) {
+            t->pinned = k;
+        }
+        break;
+    case MC_SP_EXEC:
+    case MC_SP_DISCARD:
+        t->pinned = NULL;
+        t->in_multi = 0;
+        break;
+    case MC_SP_UNWATCH:
+        if (!t->in_multi) {
+            t->pinned = NULL;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the single-command path ---------------------------------------------------------- */
+
+/* Writes refused by the stale-controller policy? */
+static int
+stale_refused(marshal_client *c)
+{
+    uint64_t now;
+
+    if (c->o.stale_writes_fail_ms <= 0) {
+        return 0;
+    }
+    now = mshm_now_ns();
+    if (mshm_liveness(&c->rd, now) != MSHM_STALE) {
+        c->stale_since_ns = 0;
+        return 0;
+    }
+    /* stale means no heartbeat for stale_after_ms; the policy counts from then */
+    if (c->stale_since_ns == 0) {
+        c->stale_since_ns = c->rd.hb_seen_ns;
+    }
+    return now - c->stale_since_ns >= (uint64_t)c->o.stale_writes_fail_ms * 1000000ull;
+}
+
+/*
+ * Wait until the segment changes in a way that may help: returns 1 if it
+ * changed before deadline_ns, 0 on timeout.
+ */
+static int
+wait_change(marshal_target *t, uint64_t deadline_ns)
+{
+    marshal_client *c = t->c;
+    uint32_t seen = t->r.notify;
+    uint64_t now = mshm_now_ns();
+    int ms;
+
+    if (mc_notify(c) != seen) {
+        return 1;
+    }
+    if (now >= deadline_ns) {
+        return 0;
+    }
+    ms = (int)((deadline_ns - now + 999999) / 1000000);
+    return mshm_wait(&c->rd, &seen, ms);
+}
+
+static redisReply *
+finish(marshal_client *c, redisReply *rep, int status, int outcome)
+{
+    c->outcome = outcome;
+    if (status != MARSHAL_OK) {
+        c->errcode = status;
+    }
+    return rep;
+}
+
+static redisReply *
+run(marshal_target *t, const char *cmd, size_t len)
+{
+    marshal_client *c = t->c;
+    struct mc_pick p;
+    struct mc_conn *k, *failed = NULL;
+    uint64_t deadline = 0, failed_seq = 0;
+    int cls, sp, rc, sent, attempts = 0, read_retried = 0;
+
+    mc_clearerr(c);
+    c->last_conn = NULL;
+    c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
+    if (classify(cmd, len, &cls, &sp) != 0) {
+        mc_seterr(c, MARSHAL_ERR_INVAL, "malformed command");
+        return NULL;
+    }
+    if (sp == MC_SP_UNSUPPORTED) {
+        mc_seterr(c, MARSHAL_ERR_UNSUPPORTED,
+                  "command not routable by marshal (use client options for AUTH/SELECT; "
+                  "subscriptions need their own connection)");
+        return NULL;
+    }
+    if (t->pend_len > 0) {
+        mc_seterr(c, MARSHAL_ERR_PIPELINE, "read the %u pipelined replies first", t->pend_len);
+        return NULL;
+    }
+    for (;;) {
+        redisReply *rep = NULL;
+        int err;
+
+        rc = mc_route_refresh(t);
+        if (rc != MARSHAL_OK) {
+            return finish(c, NULL, rc, MARSHAL_OUTCOME_NOT_APPLIED);
+        }
+        if (cls == MC_CLASS_WRITE && t->pinned == NULL && stale_refused(c)) {
+            mc_seterr(c, MARSHAL_ERR_STALE, "controller heartbeat stopped; writes refused after %d ms",
+                      c->o.stale_writes_fail_ms);
+            return NULL;
+        }
+        /* a server that just failed stays avoided until its record or the master changes */
+        p.avoid = NULL;
+        if (failed != NULL && (failed != t->r.master || t->r.master_change_seq == failed_seq)) {
+            p.avoid = failed;
+        }
+        k = mc_route_pick(t, cls, &p);
+        if (k == NULL) {
+            if (p.waitable && t->pinned == NULL) {
+                if (deadline == 0) {
+                    deadline = mshm_now_ns() + (uint64_t)c->o.failover_wait_ms * 1000000ull;
+                }
+                if (wait_change(t, deadline)) {
+                    continue;
+                }
+                /* the wait is over: a published master that is down is the last resort */
+                if (p.fallback != NULL && p.fallback != failed && attempts < c->o.max_attempts) {
+                    k = p.fallback;
+                }
+            }
+            if (k == NULL) {
+                mc_seterr(c, p.status, "group \"%s\": %s", t->name, marshal_strerror(p.status));
+                return finish(c, NULL, p.status, MARSHAL_OUTCOME_NOT_APPLIED);
+            }
+        }
+        if (k->pending > 0) {
+            mc_seterr(c, MARSHAL_ERR_PIPELINE,
+                      "%s:%u owes pipelined replies to another target", k->host, k->port);
+            return NULL;
+        }
+        attempts++;
+        c->last_conn = k;
+        rc = mc_conn_call(c, k, cmd, len, &rep, &sent);
+        if (rc == MARSHAL_OK) {
+            err = mc_reply_retryable(rep);
+            if (err && attempts < c->o.max_attempts && t->pinned == NULL &&
+                c->o.failover_wait_ms > 0) {
+                mc_log(c, MARSHAL_LOG_VERBOSE, "%s:%u: %.*s: waiting for the topology", k->host,
+                       k->port, (int)(rep->len > 80 ? 80 : rep->len), rep->str);
+                k->suspect_until_ns = mc_coarse_ns() + MC_SUSPECT_NS;
+                failed = k;
+                failed_seq = k == t->r.master ? t->r.master_change_seq : 0;
+                if (deadline == 0) {
+                    deadline = mshm_now_ns() + (uint64_t)c->o.failover_wait_ms * 1000000ull;
+                }
+                if (cls == MC_CLASS_READ && k != t->r.master) {
+                    freeReplyObject(rep);
+                    continue;       /* another replica or the master may serve it now */
+                }
+                if (wait_change(t, deadline)) {
+                    freeReplyObject(rep);
+                    continue;
+                }
+            }
+            pin_update(t, k, sp, rep);
+            return finish(c, rep, MARSHAL_OK, mc_reply_outcome(rep, sp));
+        }
+        if (!sent) {
+            /* provably not applied: try again where the topology says */
+            failed = k;
+            failed_seq = k == t->r.master ? t->r.master_change_seq : 0;
+            if (t->pinned == k) {
+                t->pinned = NULL;
+                t->in_multi = 0;
+                return finish(c, NULL, rc, MARSHAL_OUTCOME_NOT_APPLIED);
+            }
+            if (attempts < c->o.max_attempts && rc == MARSHAL_ERR_CONN) {
+                continue;
+            }
+            return finish(c, NULL, rc, MARSHAL_OUTCOME_NOT_APPLIED);
+        }
+        /* sent, then lost: unknown.  A read has no effect: one more try. */
+        if (t->pinned == k) {
+            t->pinned = NULL;
+            t->in_multi = 0;
+        }
+        if (cls == MC_CLASS_READ && !read_retried && attempts < c->o.max_attempts &&
+            rc != MARSHAL_ERR_PROTOCOL) {
+            read_retried = 1;
+            failed = k;
+            failed_seq = k == t->r.master ? t->r.master_change_seq : 0;
+            k->suspect_until_ns = mc_coarse_ns() + MC_SUSPECT_NS;
+            continue;
+        }
+        return finish(c, NULL, rc, MARSHAL_OUTCOME_UNKNOWN);
+    }
+}
+
+MARSHAL_API redisReply *
+marshal_vcommand(marshal_target *t, const char *format, va_list ap)
+{
+    char *cmd = NULL;
+    redisReply *rep;
+    int len;
+
+    if (t == NULL || format == NULL) {
+        return NULL;
+    }
+    len = redisvFormatCommand(&cmd, format, ap);
+    if (len < 0 || cmd == NULL) {
+        t->c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
+        t->c->last_conn = NULL;
+        mc_seterr(t->c, len == -2 ? MARSHAL_ERR_NOMEM : MARSHAL_ERR_INVAL,
+                  "cannot format command \"%.40s\"", format);
+        return NULL;
+    }
+    rep = run(t, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rep;
+}
+
+MARSHAL_API redisReply *
+marshal_command(marshal_target *t, const char *format, ...)
+{
+    redisReply *rep;
+    va_list ap;
+
+    va_start(ap, format);
+    rep = marshal_vcommand(t, format, ap);
+    va_end(ap);
+    return rep;
+}
+
+MARSHAL_API redisReply *
+marshal_command_argv(marshal_target *t, int argc, const char **argv, const size_t *argvlen)
+{
+    char *cmd = NULL;
+    redisReply *rep;
+    int len;
+
+    if (t == NULL) {
+        return NULL;
+    }
+    if (argc < 1 || argv == NULL) {
+        t->c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
+        t->c->last_conn = NULL;
+        mc_seterr(t->c, MARSHAL_ERR_INVAL, "empty command");
+        return NULL;
+    }
+    len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0 || cmd == NULL) {
+        t->c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
+        t->c->last_conn = NULL;
+        mc_seterr(t->c, MARSHAL_ERR_NOMEM, "cannot format command");
+        return NULL;
+    }
+    rep = run(t, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rep;
+}
+
+/* ---- pipelines ------------------------------------------------------------------------ */
+
+static int
+append_formatted(marshal_target *t, const char *cmd, size_t len)
+{
+    marshal_client *c = t->c;
+    struct mc_pick p;
+    struct mc_conn *k;
+    struct mc_pend *e;
+    int cls, sp, rc;
+    uint64_t start;
+
+    mc_clearerr(c);
+    if (classify(cmd, len, &cls, &sp) != 0) {
+        mc_seterr(c, MARSHAL_ERR_INVAL, "malformed command");
+        return MARSHAL_ERR_INVAL;
+    }
+    if (sp == MC_SP_UNSUPPORTED) {
+        mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "command not routable by marshal");
+        return MARSHAL_ERR_UNSUPPORTED;
+    }
+    rc = mc_route_refresh(t);
+    if (rc != MARSHAL_OK) {
+        return rc;
+    }
+    if (cls == MC_CLASS_WRITE && t->pinned == NULL && stale_refused(c)) {
+        mc_seterr(c, MARSHAL_ERR_STALE, "controller heartbeat stopped; writes refused");
+        return MARSHAL_ERR_STALE;
+    }
+    p.avoid = NULL;
+    k = mc_route_pick(t, cls, &p);
+    if (k == NULL) {
+        mc_seterr(c, p.status, "group \"%s\": %s", t->name, marshal_strerror(p.status));
+        return p.status;
+    }
+    if (t->pend_len == t->pend_cap) {
+        uint32_t ncap = t->pend_cap ? t->pend_cap * 2 : 16, i;
+        struct mc_pend *np = malloc(ncap * sizeof(*np));
+
+        if (np == NULL) {
+            mc_seterr(c, MARSHAL_ERR_NOMEM, "out of memory");
+            return MARSHAL_ERR_NOMEM;
+        }
+        for (i = 0; i < t->pend_len; i++) {
+            np[i] = t->pend[(t->pend_head + i) % t->pend_cap];
+        }
+        free(t->pend);
+        t->pend = np;
+        t->pend_cap = ncap;
+        t->pend_head = 0;
+    }
+    rc = mc_conn_append(c, k, cmd, len);
+    if (rc != MARSHAL_OK) {
+        return rc;
+    }
+    start = k->out_queued - len;
+    e = &t->pend[(t->pend_head + t->pend_len) % t->pend_cap];
+    e->conn = k;
+    e->epoch = k->epoch;
+    e->start = start;
+    e->special = (uint8_t)sp;
+    t->pend_len++;
+    k->pending++;
+    /* transactions pin at append time: order on the connection is what counts */
+    if (sp == MC_SP_MULTI) {
+        t->pinned = k;
+        t->in_multi = 1;
+    } else if (sp == MC_SP_WATCH) {
+        t->pinned = k;
+    } else if (sp == MC_SP_EXEC || sp == MC_SP_DISCARD || (sp == MC_SP_UNWATCH && !t->in_multi)) {
+        t->pinned = NULL;
+        t->in_multi = 0;
+    }
+    return MARSHAL_OK;
+}
+
+MARSHAL_API int
+marshal_vappend(marshal_target *t, const char *format, va_list ap)
+{
+    char *cmd = NULL;
+    int len, rc;
+
+    if (t == NULL || format == NULL) {
+        return MARSHAL_ERR_INVAL;
+    }
+    len = redisvFormatCommand(&cmd, format, ap);
+    if (len < 0 || cmd == NULL) {
+        mc_seterr(t->c, MARSHAL_ERR_INVAL, "cannot format command \"%.40s\"", format);
+        return MARSHAL_ERR_INVAL;
+    }
+    rc = append_formatted(t, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
+MARSHAL_API int
+marshal_append(marshal_target *t, const char *format, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, format);
+    rc = marshal_vappend(t, format, ap);
+    va_end(ap);
+    return rc;
+}
+
+MARSHAL_API int
+marshal_append_argv(marshal_target *t, int argc, const char **argv, const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len, rc;
+
+    if (t == NULL || argc < 1 || argv == NULL) {
+        return MARSHAL_ERR_INVAL;
+    }
+    len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0 || cmd == NULL) {
+        mc_seterr(t->c, MARSHAL_ERR_NOMEM, "cannot format command");
+        return MARSHAL_ERR_NOMEM;
+    }
+    rc = append_formatted(t, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
+MARSHAL_API int
+marshal_pending(const marshal_target *t)
+{
+    return t == NULL ? 0 : (int)t->pend_len;
+}
+
+MARSHAL_API int
+marshal_get_reply(marshal_target *t, redisReply **reply)
+{
+    marshal_client *c;
+    struct mc_pend *e;
+    struct mc_conn *k;
+    uint32_t i;
+    int rc;
+
+    if (reply != NULL) {
+        *reply = NULL;
+    }
+    if (t == NULL || reply == NULL) {
+        return MARSHAL_ERR_INVAL;
+    }
+    c = t->c;
+    mc_clearerr(c);
+    c->outcome = MARSHAL_OUTCOME_NONE;
+    if (t->pend_len == 0) {
+        mc_seterr(c, MARSHAL_ERR_PIPELINE, "no pipelined command to read");
+        return MARSHAL_ERR_PIPELINE;
+    }
+    /* flush every connection with queued output, so servers work in parallel */
+    for (i = 0; i < t->pend_len; i++) {
+        k = t->pend[(t->pend_head + i) % t->pend_cap].conn;
+        if (k->ctx != NULL && k->out_sent < k->out_queued) {
+            (void)mc_conn_flush(c, k);      /* a failure is accounted per entry below */
+        }
+    }
+    e = &t->pend[t->pend_head];
+    t->pend_head = (t->pend_head + 1) % t->pend_cap;
+    t->pend_len--;
+    k = e->conn;
+    c->last_conn = k;
+    if (k->ctx == NULL || k->epoch != e->epoch) {
+        /* its connection died: did this command's bytes leave before? */
+        rc = k->dead_epoch == e->epoch ? k->dead_status : MARSHAL_ERR_IO;
+        c->outcome = (k->dead_epoch == e->epoch && k->dead_sent <= e->start)
+                         ? MARSHAL_OUTCOME_NOT_APPLIED : MARSHAL_OUTCOME_UNKNOWN;
+        mc_seterr(c, rc, "%s:%u: connection lost before this reply", k->host, k->port);
+        return rc;
+    }
+    rc = mc_conn_read(c, k, reply);
+    if (rc != MARSHAL_OK) {
+        c->outcome = MARSHAL_OUTCOME_UNKNOWN;
+        return rc;
+    }
+    c->outcome = mc_reply_outcome(*reply, e->special);
+    return MARSHAL_OK;
+}

@@ -1,0 +1,176 @@
+/*
+ * mc_internal.h -- private structures of libmarshal-shm.
+ *
+ * A client owns: the read-only segment mapping (struct mshm_reader), the
+ * connections (one per server address, lazily connected), the targets, and
+ * the event trackers.  A target caches its route: the group's master and
+ * readable replicas as connection pointers, valid while the segment's
+ * notify word is unchanged (tag-20261125-1: notify moves on every publish and
+ * on retirement, after the latch, so an unchanged notify means the cached
+ * route is at most as old as a consistent snapshot we already took).
+ */
+#ifndef MC_INTERNAL_H
+#define MC_INTERNAL_H
+
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "marshal/marshal.h"
+#include "mc_wrr.h"
+#include "mshm_attach.h"
+#include "mshm_read.h"
+
+#define MC_ERRSTR_MAX     256
+#define MC_SUSPECT_NS     1000000000ull /* a server that failed is skipped for 1 s */
+#define MC_IDLE_CHECK_NS  50000000ull   /* peek idle connections for EOF after 50 ms */
+
+/* One server address and its (lazy) hiredis connection. */
+struct mc_conn {
+    char host[MSHM_HOST_MAX];     /* server address                                  */
+    uint16_t port;
+    redisContext *ctx;            /* NULL when not connected                         */
+    uint32_t epoch;               /* ++ per new ctx (pipeline entries remember it)   */
+    uint32_t dead_epoch;          /* epoch of the ctx that died last                 */
+    uint64_t dead_sent;           /* bytes of that ctx that reached the socket       */
+    int dead_status;              /* how it died (MARSHAL_ERR_*)                     */
+    uint64_t out_queued;          /* bytes appended to this ctx                      */
+    uint64_t out_sent;            /* bytes of them written to the socket             */
+    int pending;                  /* pipelined replies not yet read                  */
+    uint64_t last_used_ns;        /* coarse clock: last I/O                          */
+    uint64_t suspect_until_ns;    /* coarse clock: skip for reads until then         */
+    struct mc_conn *next;         /* client's list                                   */
+};
+
+/* A group's route, rebuilt when the segment changes. */
+struct mc_route {
+    uint32_t notify;              /* segment notify word this route matches          */
+    int valid;                    /* built at least once                             */
+    uint32_t gidx, ggen;          /* group record index and its reuse generation     */
+    uint64_t change_seq;          /* group's change_seq when built                   */
+    uint32_t gflags;              /* MSHM_GF_*                                       */
+    int published_route;          /* MSHM_ROUTE_* the controller published           */
+    struct mc_conn *master;       /* confirmed master, NULL if none                  */
+    int master_up;                /* its health is UP                                */
+    uint32_t master_sidx;         /* its server index                                */
+    uint64_t master_change_seq;   /* its server record's change_seq                  */
+    uint64_t master_epoch;
+    int n_replicas;               /* replicas listed                                 */
+    struct mc_wrr wrr;            /* readable replicas and their weights             */
+    struct mc_conn *rep[MC_WRR_MAX];
+};
+
+/* A pipelined command waiting for its reply. */
+struct mc_pend {
+    struct mc_conn *conn;         /* where it went                                   */
+    uint32_t epoch;               /* conn->epoch when appended                       */
+    uint64_t start;               /* conn->out_queued before it                      */
+    uint8_t special;              /* MC_SP_* of the command                          */
+};
+
+/* Target handle (marshal_target). */
+struct marshal_target {
+    marshal_client *c;
+    char name[MSHM_NAME_MAX];
+    int kind;                     /* MARSHAL_KIND_*                                  */
+    int route_override;           /* MARSHAL_ROUTE_* or DEFAULT                      */
+    struct mc_route r;
+    struct mc_conn *pinned;       /* MULTI/WATCH: every command to this conn         */
+    int in_multi;                 /* between MULTI and EXEC/DISCARD                  */
+    struct mc_pend *pend;         /* pipeline ring                                   */
+    uint32_t pend_cap, pend_head, pend_len;
+    struct mc_evgroup *eg;        /* event tracker of this group                     */
+    char info_host[MSHM_HOST_MAX];/* storage behind marshal_target_info.master_host  */
+    struct marshal_target *next;
+};
+
+/* Event tracking of one group for one client (shared by its targets). */
+struct mc_evserver {
+    uint32_t sidx, gen;
+    uint8_t health, role;
+    uint16_t port;
+    char host[MSHM_HOST_MAX];
+};
+struct mc_evgroup {
+    char name[MSHM_NAME_MAX];
+    int refs;
+    int primed;                   /* baseline taken                                  */
+    uint64_t base_seq;            /* ring events before this predate tracking        */
+    uint32_t gidx, ggen;
+    uint64_t change_seq;
+    /* transitions delivered so far, per counter (mirror of the group record) */
+    uint32_t n_master_down, n_master_up, n_master_switch;
+    uint32_t n_all_down, n_all_up, n_degraded;
+    int degraded;                 /* last seen DEGRADED flag (recovered has no counter) */
+    uint32_t n_servers;
+    struct mc_evserver servers[MSHM_GROUP_SERVERS];
+    struct mc_evgroup *next;
+};
+
+/* Client handle (marshal_client). */
+struct marshal_client {
+    marshal_options o;            /* copy; strings below                              */
+    char *username, *password;
+    char path[512];
+    int attached;                 /* rd holds a mapping                              */
+    struct mshm_reader rd;
+    uint64_t next_attach_ns;      /* ABSENT: next attach attempt                      */
+    struct mc_conn *conns;
+    struct marshal_target *targets;
+    /* last command */
+    int errcode;
+    int outcome;
+    char errstr[MC_ERRSTR_MAX];
+    struct mc_conn *last_conn;
+    /* events */
+    marshal_event_fn ev_fn;
+    void *ev_ud;
+    uint32_t ev_mask;
+    struct mc_evgroup *evgroups;
+    uint32_t ev_notify;           /* notify word at the last poll                      */
+    int ev_state;                 /* last reported MARSHAL_STATE_*                     */
+    uint64_t ev_segment_id;       /* segment the cursor belongs to                     */
+    int ev_fd;                    /* timerfd or -1                                     */
+    uint64_t stale_since_ns;      /* stale-writes policy: when staleness was first seen */
+};
+
+/* ---- mc_client.c ---- */
+void mc_seterr(marshal_client *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void mc_clearerr(marshal_client *c);
+void mc_log(marshal_client *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int mc_ensure_attached(marshal_client *c);
+int mc_check_segment(marshal_client *c);
+void mc_invalidate_routes(marshal_client *c);
+uint64_t mc_coarse_ns(void);
+
+/* The hot-path generation: the segment's notify word (tag-20261125-1). */
+static inline uint32_t
+mc_notify(const marshal_client *c)
+{
+    return mshm_ld_acq(&mshm_hdr(&c->rd)->notify); /* LMM(client:A) */
+}
+
+/* ---- mc_conn.c ---- */
+struct mc_conn *mc_conn_get(marshal_client *c, const char *host, uint16_t port);
+int mc_conn_connect(marshal_client *c, struct mc_conn *k);
+void mc_conn_drop(marshal_client *c, struct mc_conn *k, int status);
+void mc_conn_free_all(marshal_client *c);
+int mc_conn_call(marshal_client *c, struct mc_conn *k, const char *cmd, size_t len,
+                 redisReply **reply, int *sent);
+int mc_conn_append(marshal_client *c, struct mc_conn *k, const char *cmd, size_t len);
+int mc_conn_flush(marshal_client *c, struct mc_conn *k);
+int mc_conn_read(marshal_client *c, struct mc_conn *k, redisReply **reply);
+
+/* ---- mc_route.c ---- */
+int mc_route_refresh(marshal_target *t);
+int mc_route_rebuild(marshal_target *t);
+int mc_effective_route(const marshal_target *t);
+
+/* ---- mc_events.c ---- */
+int mc_events_track(marshal_client *c, marshal_target *t);
+void mc_events_untrack(marshal_client *c, marshal_target *t);
+void mc_events_free(marshal_client *c);
+
+#endif /* MC_INTERNAL_H */
