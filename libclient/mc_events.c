@@ -422,6 +422,21 @@ reconcile(marshal_client *c, struct mc_evgroup *eg, const struct evsnap *es, int
             m = find_server(eg, es->g.master_idx);
         }
     }
+    /*
+     * Counters ahead of the ring without an overrun: the publish landed
+     * between our ring read and our snapshot, and its events follow it into
+     * the ring (state first, then events).  Wait one poll for their detail;
+     * after that the counters win.
+     */
+    if (!lost && !eg->deferred &&
+        (eg->n_master_down != es->g.n_master_down || eg->n_master_switch != es->g.n_master_switch ||
+         eg->n_master_up != es->g.n_master_up || eg->n_all_down != es->g.n_all_slaves_down ||
+         eg->n_all_up != es->g.n_all_slaves_up || eg->n_degraded != es->g.n_degraded)) {
+        eg->deferred = 1;
+        c->ev_again = 1;
+        return 0;
+    }
+    eg->deferred = 0;
     while (eg->n_master_down != es->g.n_master_down) {
         eg->n_master_down++;
         n += deliver(c, MARSHAL_EV_MASTER_DOWN, eg->name, NULL, NULL, NULL);
@@ -541,7 +556,7 @@ marshal_client_poll(marshal_client *c)
         new_segment(c);
     }
     notify = mc_notify(c);
-    if (notify == c->ev_notify || c->evgroups == NULL) {
+    if ((notify == c->ev_notify && !c->ev_again) || c->evgroups == NULL) {
         c->ev_notify = notify;
         return n;
     }
@@ -554,6 +569,7 @@ marshal_client_poll(marshal_client *c)
         }
     }
     c->ev_notify = notify;
+    c->ev_again = 0;
     for (eg = c->evgroups; eg != NULL; eg = eg->next) {
         ng++;
     }
@@ -622,7 +638,7 @@ marshal_client_wait(marshal_client *c, int timeout_ms)
         return rc;
     }
     seen = c->ev_notify;
-    if (mc_notify(c) == seen) {
+    if (mc_notify(c) == seen && !c->ev_again) {
         int ms = timeout_ms;
         uint32_t hb = mshm_ld(&mshm_hdr(&c->rd)->stale_after_ms);
 

@@ -102,6 +102,7 @@ struct mc_evgroup {
     uint32_t n_master_down, n_master_up, n_master_switch;
     uint32_t n_all_down, n_all_up, n_degraded;
     int degraded;                 /* last seen DEGRADED flag (recovered has no counter) */
+    int deferred;                 /* counters ahead of the ring: wait one poll for it */
     uint32_t n_servers;
     struct mc_evserver servers[MSHM_GROUP_SERVERS];
     struct mc_evgroup *next;
@@ -128,6 +129,7 @@ struct marshal_client {
     uint32_t ev_mask;
     struct mc_evgroup *evgroups;
     uint32_t ev_notify;           /* notify word at the last poll                      */
+    int ev_again;                 /* poll again even if notify did not move            */
     int ev_state;                 /* last reported MARSHAL_STATE_*                     */
     uint64_t ev_segment_id;       /* segment the cursor belongs to                     */
     int ev_fd;                    /* timerfd or -1                                     */

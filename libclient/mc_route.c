@@ -95,8 +95,10 @@ snap_by_name(marshal_client *c, const char *name, uint32_t hint, int have_hint, 
 static int
 readable(const struct mshm_server *s)
 {
+    /* no LINK_DOWN here: with the master down the controller keeps in-sync
+     * replicas readable (read-only mode needs them) and flags the link down */
     const uint32_t bad = MSHM_SF_SDOWN | MSHM_SF_ODOWN | MSHM_SF_LOADING | MSHM_SF_SYNCING |
-                         MSHM_SF_LINK_DOWN | MSHM_SF_LAGGING | MSHM_SF_STALE_MASTER;
+                         MSHM_SF_LAGGING | MSHM_SF_STALE_MASTER;
 
     return (s->flags & MSHM_SF_IN_USE) && (s->flags & MSHM_SF_READABLE) &&
            !(s->flags & bad) && s->role == MSHM_ROLE_REPLICA && s->health == MSHM_HEALTH_UP &&

@@ -1,0 +1,33 @@
+# libmarshal-shm integration tests (included from tests/client/CMakeLists.txt):
+# bash scripts that start real redis-server / redis-sentinel processes on
+# 127.0.0.1 ports picked at run time and marshal-controller, and drive the
+# library through mc_probe (a small CLI over include/marshal/marshal.h).
+# Helpers: lib_common.sh on top of tests/controller/integration/ctl_lib.sh.
+# Tools: bash, jq, redis-server, redis-sentinel, redis-cli; exit 77 = skipped.
+#
+# RESOURCE_LOCK marshal_ctl_integration: the same lock as the controller's
+# integration tests -- they all time failovers against real sentinels, and
+# running two at once on a small machine only makes each slower.
+if(TARGET marshal-shm)
+  add_executable(mc_probe ${CMAKE_CURRENT_LIST_DIR}/mc_probe.c)
+  target_link_libraries(mc_probe PRIVATE marshal-shm PkgConfig::HIREDIS)
+  target_include_directories(mc_probe PRIVATE ${PROJECT_SOURCE_DIR}/include)
+
+  set(MARSHAL_LIB_IT_TESTS
+    failover
+    split
+    readonly
+    replica_kill
+    events
+    stale
+  )
+  foreach(t IN LISTS MARSHAL_LIB_IT_TESTS)
+    add_test(NAME lib_${t}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lib_${t}.sh
+                     $<TARGET_FILE:marshal-controller> $<TARGET_FILE:marshal-shmdump>
+                     $<TARGET_FILE:mc_probe>)
+    set_tests_properties(lib_${t} PROPERTIES
+                         LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
+                         RESOURCE_LOCK marshal_ctl_integration)
+  endforeach()
+endif()
