@@ -16,6 +16,7 @@ build_into "$MARSHAL_ROOT/build/normal" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/
 BIN=$MARSHAL_ROOT/build/normal
 DUMP=$BIN/shm/marshal-shmdump
 CTL=$BIN/controller/marshal-controller
+EXAMPLE=$BIN/examples/marshal-example
 
 SANDBOX=$(mktemp -d /tmp/marshal-demo.XXXXXX)
 SEG=/dev/shm/marshal.demo.$$
@@ -91,6 +92,12 @@ echo
 echo "== marshal-shmdump $SEG"
 "$DUMP" "$SEG"
 echo
+echo "== an application (examples/marshal_example.c over libmarshal-shm): SET/GET every 200 ms"
+APPLOG=$SANDBOX/app.log
+"$EXAMPLE" -g demo -t 30 -i 200 "$SEG" > >(tee "$APPLOG" | sed -u 's/^/   app| /') 2>&1 &
+APP=$!
+PIDS+=($APP)
+wait_for 100 50 grep -q 'SET marshal-example' "$APPLOG"
 echo "== marshal-shmdump --watch (every change as it is published); now: kill -9 the master"
 "$DUMP" --watch --timeout 30000 "$SEG" > >(sed -u 's/^/   watch| /') &
 WATCH=$!
@@ -105,8 +112,13 @@ if ! wait_for 300 50 seg_is ".groups[0].master != null and .groups[0].master.por
 fi
 T1=$(date +%s%N)
 NEW=$(json | jq -r '.groups[0].master.port')
+# the application's writes land on the new master without a restart
+if ! wait_for 200 50 grep -q "SET marshal-example.* from 127.0.0.1:$NEW" "$APPLOG"; then
+    echo "!! the application did not write to the new master :$NEW" >&2
+    exit 1
+fi
 sleep 1
-kill "$WATCH" 2>/dev/null || true
+kill "$WATCH" "$APP" 2>/dev/null || true
 echo
 echo "== marshal-shmdump $SEG (after the failover)"
 "$DUMP" "$SEG"
