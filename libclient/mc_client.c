@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mc_cluster.h"
 #include "mc_commands.h"
 #include "mc_internal.h"
 
@@ -81,6 +82,7 @@ marshal_outcome_name(int outcome)
     case MARSHAL_OUTCOME_APPLIED:     return "applied";
     case MARSHAL_OUTCOME_NOT_APPLIED: return "not applied";
     case MARSHAL_OUTCOME_UNKNOWN:     return "unknown";
+    case MARSHAL_OUTCOME_PARTIAL:     return "partial";
     default:                          return "none";
     }
 }
@@ -359,6 +361,7 @@ marshal_client_close(marshal_client *c)
     }
     for (t = c->targets; t != NULL; t = n) {
         n = t->next;
+        mc_cluster_free(t, 0);      /* its members are in this list too */
         free(t->pend);
         free(t);
     }
@@ -410,10 +413,55 @@ mc_invalidate_routes(marshal_client *c)
 
     for (t = c->targets; t != NULL; t = t->next) {
         t->r.valid = 0;
+        if (t->cl != NULL) {
+            t->cl->valid = 0;
+        }
     }
 }
 
 /* ---- targets --------------------------------------------------------------------------- */
+
+/* A new target handle called name, linked into c's list (not yet routed). */
+static marshal_target *
+target_new(marshal_client *c, const char *name)
+{
+    marshal_target *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        mc_seterr(c, MARSHAL_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    t->c = c;
+    snprintf(t->name, sizeof(t->name), "%s", name);
+    t->kind = MARSHAL_KIND_GROUP;
+    t->route_override = MARSHAL_ROUTE_DEFAULT;
+    t->next = c->targets;
+    c->targets = t;
+    return t;
+}
+
+int
+mc_target_open_group(marshal_client *c, const char *name, marshal_target **out)
+{
+    marshal_target *t = target_new(c, name);
+    int rc;
+
+    *out = NULL;
+    if (t == NULL) {
+        return MARSHAL_ERR_NOMEM;
+    }
+    t->internal = 1;
+    rc = mc_route_rebuild(t);
+    if (rc == MARSHAL_OK) {
+        rc = mc_events_track(c, t);
+    }
+    if (rc != MARSHAL_OK) {
+        marshal_target_close(t);
+        return rc;
+    }
+    *out = t;
+    return MARSHAL_OK;
+}
 
 MARSHAL_API int
 marshal_target_open(marshal_client *c, const char *name, marshal_target **out)
@@ -438,35 +486,28 @@ marshal_target_open(marshal_client *c, const char *name, marshal_target **out)
         return rc;
     }
     mc_check_segment(c);
-    rc = mshm_find_group(&c->rd, name, &idx);
-    if (rc != MSHM_OK) {
-        if (rc == MSHM_ERR_NOTFOUND && mshm_find_cluster(&c->rd, name, &idx) == MSHM_OK) {
-            mc_seterr(c, MARSHAL_ERR_UNSUPPORTED,
-                      "\"%s\" is a cluster/farm: not supported by this library version", name);
-            return MARSHAL_ERR_UNSUPPORTED;
+    if (mshm_find_group(&c->rd, name, &idx) == MSHM_OK) {
+        rc = mc_target_open_group(c, name, &t);
+        if (rc == MARSHAL_OK) {
+            t->internal = 0;
+            *out = t;
         }
-        mc_seterr(c, rc, "no group \"%s\" in %s", name, c->path);
         return rc;
     }
-    t = calloc(1, sizeof(*t));
+    rc = mshm_find_cluster(&c->rd, name, &idx);
+    if (rc != MSHM_OK) {
+        mc_seterr(c, rc, "no group or cluster \"%s\" in %s", name, c->path);
+        return rc;
+    }
+    t = target_new(c, name);
     if (t == NULL) {
-        mc_seterr(c, MARSHAL_ERR_NOMEM, "out of memory");
         return MARSHAL_ERR_NOMEM;
     }
-    t->c = c;
-    snprintf(t->name, sizeof(t->name), "%s", name);
-    t->kind = MARSHAL_KIND_GROUP;
-    t->route_override = MARSHAL_ROUTE_DEFAULT;
-    rc = mc_route_rebuild(t);
-    if (rc == MARSHAL_OK) {
-        rc = mc_events_track(c, t);
-    }
+    rc = mc_cluster_open(t);
     if (rc != MARSHAL_OK) {
-        free(t);
+        marshal_target_close(t);
         return rc;
     }
-    t->next = c->targets;
-    c->targets = t;
     *out = t;
     return MARSHAL_OK;
 }
@@ -498,6 +539,7 @@ marshal_target_close(marshal_target *t)
         t->pend_len--;
     }
     mc_events_untrack(c, t);
+    mc_cluster_free(t, 1);
     free(t->pend);
     free(t);
 }
@@ -514,6 +556,13 @@ marshal_target_use(marshal_target *t, int route)
         return MARSHAL_ERR_RANGE;
     }
     t->route_override = route;
+    if (t->cl != NULL) {
+        int i;
+
+        for (i = 0; i < t->cl->n; i++) {
+            t->cl->member[i]->route_override = route;   /* each group keeps its failover rules */
+        }
+    }
     return MARSHAL_OK;
 }
 
@@ -524,6 +573,20 @@ marshal_target_info_get(marshal_target *t, marshal_target_info *info)
 
     if (t == NULL || info == NULL) {
         return MARSHAL_ERR_INVAL;
+    }
+    if (t->cl != NULL) {
+        rc = mc_cluster_refresh(t);
+        if (rc != MARSHAL_OK) {
+            return rc;
+        }
+        memset(info, 0, sizeof(*info));
+        info->name = t->name;
+        info->kind = t->kind;
+        info->route = info->published_route = -1;
+        info->master_host = "";
+        info->n_replicas = t->cl->n;      /* members, for a cluster */
+        info->generation = t->cl->notify;
+        return MARSHAL_OK;
     }
     rc = mc_route_refresh(t);
     if (rc != MARSHAL_OK) {

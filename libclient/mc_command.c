@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mc_cluster.h"
 #include "mc_internal.h"
 #include "mc_outcome.h"
 #include "mc_route.h"
@@ -266,8 +267,8 @@ finish(marshal_client *c, redisReply *rep, int status, int outcome)
     return rep;
 }
 
-static redisReply *
-run(marshal_target *t, const char *cmd, size_t len)
+redisReply *
+mc_run(marshal_target *t, const char *cmd, size_t len)
 {
     marshal_client *c = t->c;
     struct mc_pick p;
@@ -410,7 +411,10 @@ marshal_vcommand(marshal_target *t, const char *format, va_list ap)
                   "cannot format command \"%.40s\"", format);
         return NULL;
     }
-    rep = run(t, cmd, (size_t)len);
+    rep = t->cl != NULL ? mc_cluster_run(t, cmd, (size_t)len) : mc_run(t, cmd, (size_t)len);
+    if (t->cl == NULL) {
+        t->c->n_legs = 0;
+    }
     redisFreeCommand(cmd);
     return rep;
 }
@@ -450,15 +454,68 @@ marshal_command_argv(marshal_target *t, int argc, const char **argv, const size_
         mc_seterr(t->c, MARSHAL_ERR_NOMEM, "cannot format command");
         return NULL;
     }
-    rep = run(t, cmd, (size_t)len);
+    rep = t->cl != NULL ? mc_cluster_run(t, cmd, (size_t)len) : mc_run(t, cmd, (size_t)len);
+    if (t->cl == NULL) {
+        t->c->n_legs = 0;
+    }
     redisFreeCommand(cmd);
     return rep;
 }
 
 /* ---- pipelines ------------------------------------------------------------------------ */
 
+/* Room for one more pipeline entry; MARSHAL_OK or NOMEM. */
 static int
-append_formatted(marshal_target *t, const char *cmd, size_t len)
+pend_grow(marshal_target *t)
+{
+    uint32_t ncap, i;
+    struct mc_pend *np;
+
+    if (t->pend_len < t->pend_cap) {
+        return MARSHAL_OK;
+    }
+    ncap = t->pend_cap ? t->pend_cap * 2 : 16;
+    np = malloc(ncap * sizeof(*np));
+    if (np == NULL) {
+        mc_seterr(t->c, MARSHAL_ERR_NOMEM, "out of memory");
+        return MARSHAL_ERR_NOMEM;
+    }
+    for (i = 0; i < t->pend_len; i++) {
+        np[i] = t->pend[(t->pend_head + i) % t->pend_cap];
+    }
+    free(t->pend);
+    t->pend = np;
+    t->pend_cap = ncap;
+    t->pend_head = 0;
+    return MARSHAL_OK;
+}
+
+/* A cluster target's pipelined command: queued in its group's pipeline. */
+static int
+append_cluster(marshal_target *t, const char *cmd, size_t len)
+{
+    marshal_target *sub;
+    struct mc_pend *e;
+    int rc;
+
+    mc_clearerr(t->c);
+    rc = pend_grow(t);
+    if (rc != MARSHAL_OK) {
+        return rc;
+    }
+    rc = mc_cluster_append(t, cmd, len, &sub);
+    if (rc != MARSHAL_OK) {
+        return rc;
+    }
+    e = &t->pend[(t->pend_head + t->pend_len) % t->pend_cap];
+    memset(e, 0, sizeof(*e));
+    e->sub = sub;
+    t->pend_len++;
+    return MARSHAL_OK;
+}
+
+int
+mc_append_formatted(marshal_target *t, const char *cmd, size_t len)
 {
     marshal_client *c = t->c;
     struct mc_pick p;
@@ -490,21 +547,9 @@ append_formatted(marshal_target *t, const char *cmd, size_t len)
         mc_seterr(c, p.status, "group \"%s\": %s", t->name, marshal_strerror(p.status));
         return p.status;
     }
-    if (t->pend_len == t->pend_cap) {
-        uint32_t ncap = t->pend_cap ? t->pend_cap * 2 : 16, i;
-        struct mc_pend *np = malloc(ncap * sizeof(*np));
-
-        if (np == NULL) {
-            mc_seterr(c, MARSHAL_ERR_NOMEM, "out of memory");
-            return MARSHAL_ERR_NOMEM;
-        }
-        for (i = 0; i < t->pend_len; i++) {
-            np[i] = t->pend[(t->pend_head + i) % t->pend_cap];
-        }
-        free(t->pend);
-        t->pend = np;
-        t->pend_cap = ncap;
-        t->pend_head = 0;
+    rc = pend_grow(t);
+    if (rc != MARSHAL_OK) {
+        return rc;
     }
     rc = mc_conn_append(c, k, cmd, len);
     if (rc != MARSHAL_OK) {
@@ -513,6 +558,7 @@ append_formatted(marshal_target *t, const char *cmd, size_t len)
     start = k->out_queued - len;
     e = &t->pend[(t->pend_head + t->pend_len) % t->pend_cap];
     e->conn = k;
+    e->sub = NULL;
     e->epoch = k->epoch;
     e->start = start;
     e->special = (uint8_t)sp;
@@ -545,7 +591,8 @@ marshal_vappend(marshal_target *t, const char *format, va_list ap)
         mc_seterr(t->c, MARSHAL_ERR_INVAL, "cannot format command \"%.40s\"", format);
         return MARSHAL_ERR_INVAL;
     }
-    rc = append_formatted(t, cmd, (size_t)len);
+    rc = t->cl != NULL ? append_cluster(t, cmd, (size_t)len)
+                        : mc_append_formatted(t, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }
@@ -576,7 +623,8 @@ marshal_append_argv(marshal_target *t, int argc, const char **argv, const size_t
         mc_seterr(t->c, MARSHAL_ERR_NOMEM, "cannot format command");
         return MARSHAL_ERR_NOMEM;
     }
-    rc = append_formatted(t, cmd, (size_t)len);
+    rc = t->cl != NULL ? append_cluster(t, cmd, (size_t)len)
+                        : mc_append_formatted(t, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }
@@ -587,13 +635,28 @@ marshal_pending(const marshal_target *t)
     return t == NULL ? 0 : (int)t->pend_len;
 }
 
+void
+mc_target_flush(marshal_target *t)
+{
+    struct mc_pend *e;
+    uint32_t i;
+
+    for (i = 0; i < t->pend_len; i++) {
+        e = &t->pend[(t->pend_head + i) % t->pend_cap];
+        if (e->sub != NULL) {
+            mc_target_flush(e->sub);
+        } else if (e->conn->ctx != NULL && e->conn->out_sent < e->conn->out_queued) {
+            (void)mc_conn_flush(t->c, e->conn);   /* failures are accounted per entry */
+        }
+    }
+}
+
 MARSHAL_API int
 marshal_get_reply(marshal_target *t, redisReply **reply)
 {
     marshal_client *c;
     struct mc_pend *e;
     struct mc_conn *k;
-    uint32_t i;
     int rc;
 
     if (reply != NULL) {
@@ -609,16 +672,14 @@ marshal_get_reply(marshal_target *t, redisReply **reply)
         mc_seterr(c, MARSHAL_ERR_PIPELINE, "no pipelined command to read");
         return MARSHAL_ERR_PIPELINE;
     }
-    /* flush every connection with queued output, so servers work in parallel */
-    for (i = 0; i < t->pend_len; i++) {
-        k = t->pend[(t->pend_head + i) % t->pend_cap].conn;
-        if (k->ctx != NULL && k->out_sent < k->out_queued) {
-            (void)mc_conn_flush(c, k);      /* a failure is accounted per entry below */
-        }
-    }
+    mc_target_flush(t);     /* every server works in parallel */
     e = &t->pend[t->pend_head];
     t->pend_head = (t->pend_head + 1) % t->pend_cap;
     t->pend_len--;
+    if (e->sub != NULL) {
+        c->n_legs = 0;
+        return marshal_get_reply(e->sub, reply);
+    }
     k = e->conn;
     c->last_conn = k;
     if (k->ctx == NULL || k->epoch != e->epoch) {

@@ -66,6 +66,7 @@ struct mc_pend {
     uint32_t epoch;               /* conn->epoch when appended                       */
     uint64_t start;               /* conn->out_queued before it                      */
     uint8_t special;              /* MC_SP_* of the command                          */
+    marshal_target *sub;          /* cluster targets: the group target it went to    */
 };
 
 /* Target handle (marshal_target). */
@@ -80,6 +81,8 @@ struct marshal_target {
     struct mc_pend *pend;         /* pipeline ring                                   */
     uint32_t pend_cap, pend_head, pend_len;
     struct mc_evgroup *eg;        /* event tracker of this group                     */
+    struct mc_cluster *cl;        /* cluster targets: members and ring (else NULL)   */
+    int internal;                 /* a cluster's member: not the application's      */
     char info_host[MSHM_HOST_MAX];/* storage behind marshal_target_info.master_host  */
     struct marshal_target *next;
 };
@@ -108,6 +111,13 @@ struct mc_evgroup {
     struct mc_evgroup *next;
 };
 
+/* One leg of the last cluster command, with storage for its strings. */
+struct mc_leg {
+    marshal_leg pub;
+    char group[MSHM_NAME_MAX];
+    char host[MSHM_HOST_MAX];
+};
+
 /* Client handle (marshal_client). */
 struct marshal_client {
     marshal_options o;            /* copy; strings below                              */
@@ -123,6 +133,9 @@ struct marshal_client {
     int outcome;
     char errstr[MC_ERRSTR_MAX];
     struct mc_conn *last_conn;
+    int n_legs;                   /* legs of the last cluster command                */
+    struct mc_leg legs[MSHM_CLUSTER_MEMBERS];
+    marshal_leg legs_pub[MSHM_CLUSTER_MEMBERS];
     /* events */
     marshal_event_fn ev_fn;
     void *ev_ud;
@@ -164,6 +177,12 @@ int mc_conn_call(marshal_client *c, struct mc_conn *k, const char *cmd, size_t l
 int mc_conn_append(marshal_client *c, struct mc_conn *k, const char *cmd, size_t len);
 int mc_conn_flush(marshal_client *c, struct mc_conn *k);
 int mc_conn_read(marshal_client *c, struct mc_conn *k, redisReply **reply);
+
+/* ---- mc_command.c ---- */
+redisReply *mc_run(marshal_target *t, const char *cmd, size_t len);
+void mc_target_flush(marshal_target *t);
+int mc_append_formatted(marshal_target *t, const char *cmd, size_t len);
+int mc_target_open_group(marshal_client *c, const char *name, marshal_target **out);
 
 /* ---- mc_route.c ---- */
 int mc_route_refresh(marshal_target *t);

@@ -103,15 +103,20 @@ MARSHAL_API const char *marshal_strerror(int status);
  *                NOREPLICAS, OOM, NOAUTH, WRONGTYPE, ...).
  *   UNKNOWN      sent, then the reply was lost (timeout, EOF, reset), or a
  *                script/function failed part-way.  Never retried by Marshal.
+ *   PARTIAL      (cluster targets) a command sent to several groups where the
+ *                legs ended differently; marshal_client_legs() has each one.
  */
 enum marshal_outcome {
     MARSHAL_OUTCOME_NONE        = 0, /* no command yet                         */
     MARSHAL_OUTCOME_APPLIED     = 1,
     MARSHAL_OUTCOME_NOT_APPLIED = 2,
-    MARSHAL_OUTCOME_UNKNOWN     = 3
+    MARSHAL_OUTCOME_UNKNOWN     = 3,
+    MARSHAL_OUTCOME_PARTIAL     = 4  /* a command split over groups or mirrored:
+                                      * some legs applied, others not or unknown
+                                      * (marshal_client_legs() says which)      */
 };
 
-/* Static name: "applied", "not applied", "unknown", "none". */
+/* Static name: "applied", "not applied", "unknown", "partial", "none". */
 MARSHAL_API const char *marshal_outcome_name(int outcome);
 
 /* ---- options and the client ---------------------------------------------------------- */
@@ -186,6 +191,26 @@ MARSHAL_API int marshal_client_outcome(const marshal_client *c);
  * c); MARSHAL_ERR_NOTFOUND when the last command was not sent anywhere.
  */
 MARSHAL_API int marshal_client_last_server(const marshal_client *c, const char **host, int *port);
+
+/*
+ * One leg of the last command: a cluster target sends a command to one group
+ * (one leg) or splits it over several (MGET, MSET, DEL, UNLINK, EXISTS,
+ * TOUCH: one leg per group).  Valid until the next command on c.
+ */
+typedef struct marshal_leg {
+    const char *group;        /* ro: group name                                   */
+    const char *host;         /* ro: server it went to ("" if not sent)           */
+    int port;                 /* ro */
+    int status;               /* ro: MARSHAL_OK or the leg's error                */
+    int outcome;              /* ro: MARSHAL_OUTCOME_* of the leg                 */
+    int nkeys;                /* ro: keys of the command in this leg              */
+} marshal_leg;
+
+/*
+ * The legs of the last command issued through a cluster target: *legs points
+ * to an array owned by c; returns how many (0 after a group-target command).
+ */
+MARSHAL_API int marshal_client_legs(const marshal_client *c, const marshal_leg **legs);
 
 /* Controller/segment state as this process sees it. */
 enum marshal_state {

@@ -31,3 +31,16 @@ if(TARGET marshal-shm)
                          RESOURCE_LOCK marshal_ctl_integration)
   endforeach()
 endif()
+
+# marshal0 clusters against real servers and Debian's nutcracker (twemproxy).
+if(TARGET marshal-shm)
+  add_executable(cluster_check ${CMAKE_CURRENT_LIST_DIR}/cluster_check.c)
+  target_link_libraries(cluster_check PRIVATE marshal-shm PkgConfig::HIREDIS)
+  add_test(NAME lib_cluster
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lib_cluster.sh
+                   $<TARGET_FILE:marshal-controller> $<TARGET_FILE:marshal-shmdump>
+                   $<TARGET_FILE:cluster_check>)
+  set_tests_properties(lib_cluster PROPERTIES
+                       LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
+                       RESOURCE_LOCK marshal_ctl_integration)
+endif()

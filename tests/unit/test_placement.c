@@ -372,7 +372,7 @@ static void
 points_of(const uint32_t *w, size_t n, uint32_t *out, uint32_t *total)
 {
     struct mc_ring_node nodes[MC_RING_MAX_NODES];
-    char names[MC_RING_MAX_NODES][16];
+    char names[MC_RING_MAX_NODES][32];
     struct mc_ring r;
     size_t i;
 
