@@ -112,6 +112,7 @@
 
 #include "mshm_attach.h"
 #include "mshm_read.h"
+#include "shmdump_key.h"
 
 #define PROG            "marshal-shmdump"
 #define DEFAULT_SEGMENT "/dev/shm/marshal.main"
@@ -1876,9 +1877,14 @@ usage(FILE *f)
 "                     per line.\n"
 "  -c, --check        validate the header, every state invariant and the event\n"
 "                     ring; print \"OK ...\" and exit 0, or the reason and exit 1\n"
+"  -k, --key KEY      where KEY routes in every cluster and farm (or only in\n"
+"                     --target NAME, which may also be a group): hash tag, hash\n"
+"                     value, ring point, group, and the servers for writes and\n"
+"                     for reads; exit 1 if it cannot be placed, 2 unknown target\n"
 "\n"
 "Options:\n"
 "  -e, --events N     events to show in the table / JSON (default 10, 0 = none)\n"
+"  -T, --target NAME  --key: only this cluster, farm or group\n"
 "  -n, --count N      --watch: stop after printing N lines\n"
 "  -t, --timeout MS   --watch: stop after MS milliseconds (also bounds the wait\n"
 "                     for a missing segment)\n"
@@ -1917,22 +1923,31 @@ main(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},      {"watch", no_argument, NULL, 'w'},
         {"check", no_argument, NULL, 'c'},     {"events", required_argument, NULL, 'e'},
         {"count", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
+        {"key", required_argument, NULL, 'k'},  {"target", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
+    const char *key = NULL, *target = NULL;
     long nev = 10, count = 0, timeout = 0;
     int mode = 0, o, rc;
     const char *path;
     struct ctx c;
 
-    while ((o = getopt_long(argc, argv, "jwce:n:t:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "jwck:T:e:n:t:h", opts, NULL)) != -1) {
         switch (o) {
         case 'j':
         case 'w':
         case 'c':
+        case 'k':
             if (mode != 0 && mode != o) {
-                errmsg("--json, --watch and --check are exclusive");
+                errmsg("--json, --watch, --check and --key are exclusive");
                 return EX_USAGE;
             }
             mode = o;
+            if (o == 'k') {
+                key = optarg;
+            }
+            break;
+        case 'T':
+            target = optarg;
             break;
         case 'e':
             if (parse_num(optarg, 0, MAX_EVENTS_ARG, &nev) != 0) {
@@ -1968,6 +1983,10 @@ main(int argc, char **argv)
         errmsg("--count and --timeout only apply to --watch");
         return EX_USAGE;
     }
+    if (target != NULL && mode != 'k') {
+        errmsg("--target only applies to --key");
+        return EX_USAGE;
+    }
     if (optind < argc) {
         path = argv[optind];
     } else if (getenv("MARSHAL_SEGMENT") != NULL && getenv("MARSHAL_SEGMENT")[0] != '\0') {
@@ -1997,7 +2016,9 @@ main(int argc, char **argv)
             errmsg("%s: %s", safe_text(safe, sizeof(safe), path, SIZE_MAX), c.invalid);
             rc = rc == MSHM_ERR_CORRUPT ? EX_CORRUPT : EX_SYS;
         } else {
-            if (mode == 'j') {
+            if (mode == 'k') {
+                rc = shmdump_key(stdout, &c.st, key, target);
+            } else if (mode == 'j') {
                 print_json(&c, (uint32_t)nev);
             } else {
                 print_header(&c);
@@ -2008,7 +2029,9 @@ main(int argc, char **argv)
                     print_events(&c, (uint32_t)nev);
                 }
             }
-            rc = EX_OK;
+            if (mode != 'k') {
+                rc = EX_OK;
+            }
             if (!c.valid) {
                 char safe[1100];
 

@@ -103,6 +103,17 @@ MISSING=$(for ((i = 0; i < 1000; i++)); do printf 'GET mw:%d\n' "$i"; done |
 ((MISSING == 0)) || fail "$MISSING of 1000 keys written through Marshal not found through nutcracker"
 it_log "Marshal wrote 1000 keys; nutcracker found them all"
 
+# marshal-shmdump --key names the same group as the library, for keys with and without tags
+for k in nc:0 nc:17 nc:300 nc:2999 mw:5 "{user1000}.following" "a{b}c" "{}x" ""; do
+    LIB=$(timeout 10 "$CHECK" "$SEG" stripe where "$k") || fail "where $k: $LIB"
+    EXPL=$("$SHMDUMP" --key "$k" --target stripe "$SEG") || fail "shmdump --key '$k': $EXPL"
+    DUMP=$(sed -n 's/^  group \([^:]*\): rule.*/\1/p' <<<"$EXPL")
+    [[ -n $DUMP && $DUMP == "$LIB" ]] || fail "key '$k': library -> '$LIB', shmdump --key -> '$DUMP': $EXPL"
+done
+grep -q 'hash tag: hashing "user1000"' <<<"$("$SHMDUMP" --key "{user1000}.following" "$SEG")" ||
+    fail "shmdump --key does not show the hash tag"
+it_log "shmdump --key agrees with the library: $(sed -n 3p <<<"$EXPL")"
+
 # ---- 2. multi-key split and merge, refusals --------------------------------------------
 OUT=$(timeout 60 "$CHECK" "$SEG" stripe multikey mk) || fail "$OUT"
 it_log "$(tr '\n' ' ' <<<"$OUT")"
