@@ -359,6 +359,9 @@ marshal_client_close(marshal_client *c)
     if (c == NULL) {
         return;
     }
+    for (t = c->targets; t != NULL; t = t->next) {
+        mc_mirror_drain(t, 1);
+    }
     for (t = c->targets; t != NULL; t = n) {
         n = t->next;
         mc_cluster_free(t, 0);      /* its members are in this list too */
@@ -522,6 +525,7 @@ marshal_target_close(marshal_target *t)
         return;
     }
     c = t->c;
+    mc_mirror_drain(t, 1);      /* mirror legs still owed: read (and count) them */
     for (pp = &c->targets; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == t) {
             *pp = t->next;

@@ -88,13 +88,14 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
     uint32_t i, n = rec->n_members;
     int rc;
 
-    if (rec->kind != MSHM_KIND_CLUSTER || rec->rule != MSHM_RULE_MARSHAL0) {
+    if (rec->kind != MSHM_KIND_CLUSTER ||
+        (rec->rule != MSHM_RULE_MARSHAL0 && rec->rule != MSHM_RULE_MARSHAL1)) {
         mc_seterr(c, MARSHAL_ERR_UNSUPPORTED,
-                  "\"%s\": rule %s is not supported by this library version", t->name,
-                  rec->rule == MSHM_RULE_MARSHAL1 ? "marshal1" : "marshal10");
+                  "\"%s\": farms (marshal10) are not supported by this library version", t->name);
         return MARSHAL_ERR_UNSUPPORTED;
     }
-    if (rec->dist != MSHM_DIST_KETAMA && rec->dist != MSHM_DIST_MODULA) {
+    if (rec->rule == MSHM_RULE_MARSHAL0 && rec->dist != MSHM_DIST_KETAMA &&
+        rec->dist != MSHM_DIST_MODULA) {
         mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "\"%s\": distribution %u not supported",
                   t->name, rec->dist);
         return MARSHAL_ERR_UNSUPPORTED;
@@ -127,7 +128,7 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
         nodes[i].id = i;
     }
     memset(&ring, 0, sizeof(ring));
-    rc = mc_ring_build(&ring, rec->dist, nodes, n);
+    rc = rec->rule == MSHM_RULE_MARSHAL0 ? mc_ring_build(&ring, rec->dist, nodes, n) : 0;
     if (rc != 0) {
         mc_seterr(c, rc, "\"%s\": cannot build the ring", t->name);
         goto out_members;
@@ -142,6 +143,15 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
     cl->n = (int)n;
     mc_ring_free(&cl->ring);
     cl->ring = ring;
+    cl->rule = rec->rule;
+    cl->policy = rec->mirror_policy;
+    cl->primary = rec->primary < n ? (int)rec->primary : 0;
+    for (i = 0; i < n; i++) {
+        cl->mflags[i] = rec->members[i].flags;
+        if (rec->members[i].flags & MSHM_MF_PRIMARY) {
+            cl->primary = (int)i;
+        }
+    }
     cl->hash = rec->hash;
     cl->has_tag = (rec->flags & MSHM_CF_HASH_TAG) != 0;
     cl->tag[0] = (char)rec->hash_tag[0];
@@ -244,18 +254,8 @@ mc_cluster_place(marshal_target *t, const char *key, size_t len)
 
 /* ---- arguments -------------------------------------------------------------------------- */
 
-#define MC_ARGV_STACK 64
-
-struct argv_buf {
-    int argc;
-    const char **argv;
-    size_t *argvlen;
-    const char *sargv[MC_ARGV_STACK];
-    size_t slen[MC_ARGV_STACK];
-};
-
-static void
-argv_free(struct argv_buf *a)
+void
+mc_argv_free(struct mc_argv *a)
 {
     if (a->argv != a->sargv) {
         free((void *)a->argv);
@@ -264,8 +264,8 @@ argv_free(struct argv_buf *a)
 }
 
 /* Parse every argument of a RESP array (hiredis-formatted: well formed). */
-static int
-argv_parse(const char *b, size_t len, struct argv_buf *a)
+int
+mc_argv_parse(const char *b, size_t len, struct mc_argv *a)
 {
     const char *p = b, *end = b + len;
     unsigned long v;
@@ -302,18 +302,18 @@ argv_parse(const char *b, size_t len, struct argv_buf *a)
         unsigned long l = 0;
 
         if (p >= end || *p != '$') {
-            argv_free(a);
+            mc_argv_free(a);
             return -1;
         }
         for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
             l = l * 10 + (unsigned long)(*p - '0');
             if (l > 1000000000UL) {
-                argv_free(a);
+                mc_argv_free(a);
                 return -1;
             }
         }
         if (p + 2 > end || (size_t)(end - p - 2) < l + 2) {
-            argv_free(a);
+            mc_argv_free(a);
             return -1;
         }
         p += 2;
@@ -327,14 +327,14 @@ argv_parse(const char *b, size_t len, struct argv_buf *a)
 
 /* ---- legs -------------------------------------------------------------------------------- */
 
-static void
-legs_reset(marshal_client *c)
+void
+mc_legs_reset(marshal_client *c)
 {
     c->n_legs = 0;
 }
 
-static struct mc_leg *
-leg_add(marshal_client *c, const marshal_target *g, int nkeys)
+struct mc_leg *
+mc_leg_add(marshal_client *c, const marshal_target *g, int nkeys)
 {
     struct mc_leg *l;
 
@@ -351,8 +351,8 @@ leg_add(marshal_client *c, const marshal_target *g, int nkeys)
 }
 
 /* Fill a leg's result from the client's state after its command. */
-static void
-leg_done(marshal_client *c, struct mc_leg *l, int status)
+void
+mc_leg_done(marshal_client *c, struct mc_leg *l, int status)
 {
     const char *h;
     int port;
@@ -390,8 +390,8 @@ marshal_client_legs(const marshal_client *c, const marshal_leg **legs)
 
 enum split_kind { SPLIT_NONE = 0, SPLIT_MGET, SPLIT_MSET, SPLIT_SUM };
 
-static int
-name_eq(const char *s, size_t n, const char *lower)
+int
+mc_name_eq(const char *s, size_t n, const char *lower)
 {
     size_t i;
 
@@ -412,19 +412,19 @@ name_eq(const char *s, size_t n, const char *lower)
 }
 
 static enum split_kind
-split_kind_of(const struct argv_buf *a)
+split_kind_of(const struct mc_argv *a)
 {
     const char *n = a->argv[0];
     size_t l = a->argvlen[0];
 
-    if (name_eq(n, l, "mget")) {
+    if (mc_name_eq(n, l, "mget")) {
         return SPLIT_MGET;
     }
-    if (name_eq(n, l, "mset")) {
+    if (mc_name_eq(n, l, "mset")) {
         return (a->argc % 2) == 1 ? SPLIT_MSET : SPLIT_NONE;
     }
-    if (name_eq(n, l, "del") || name_eq(n, l, "unlink") || name_eq(n, l, "exists") ||
-        name_eq(n, l, "touch")) {
+    if (mc_name_eq(n, l, "del") || mc_name_eq(n, l, "unlink") || mc_name_eq(n, l, "exists") ||
+        mc_name_eq(n, l, "touch")) {
         return SPLIT_SUM;
     }
     return SPLIT_NONE;
@@ -447,7 +447,7 @@ new_reply(int type)
  * 1..argc-1, step 1, or step 2 for MSET).
  */
 static redisReply *
-run_split(marshal_target *t, const struct argv_buf *a, enum split_kind kind, const int *member)
+run_split(marshal_target *t, const struct mc_argv *a, enum split_kind kind, const int *member)
 {
     marshal_client *c = t->c;
     struct mc_cluster *cl = t->cl;
@@ -492,12 +492,12 @@ run_split(marshal_target *t, const struct argv_buf *a, enum split_kind kind, con
                 sublen[k++] = a->argvlen[2 + i * step];
             }
         }
-        leg[m] = leg_add(c, cl->member[m], count[m]);
+        leg[m] = mc_leg_add(c, cl->member[m], count[m]);
         rc = marshal_append_argv(cl->member[m], k, sub, sublen);
         if (rc != MARSHAL_OK) {
             c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
             c->last_conn = NULL;
-            leg_done(c, leg[m], rc);
+            mc_leg_done(c, leg[m], rc);
             if (first_err == MARSHAL_OK) {
                 first_err = rc;
             }
@@ -520,7 +520,7 @@ run_split(marshal_target *t, const struct argv_buf *a, enum split_kind kind, con
         if (rc == MARSHAL_OK && rep[m]->type == REDIS_REPLY_ERROR) {
             rc = MARSHAL_ERR_NOSERVER;      /* an error reply: the leg failed */
         }
-        leg_done(c, leg[m], rc == MARSHAL_ERR_NOSERVER ? MARSHAL_OK : rc);
+        mc_leg_done(c, leg[m], rc == MARSHAL_ERR_NOSERVER ? MARSHAL_OK : rc);
         if (rc != MARSHAL_OK && first_err == MARSHAL_OK) {
             first_err = rc == MARSHAL_ERR_NOSERVER ? MARSHAL_OK : rc;
         }
@@ -597,7 +597,7 @@ redisReply *
 mc_cluster_run(marshal_target *t, const char *cmd, size_t len)
 {
     marshal_client *c = t->c;
-    struct argv_buf a;
+    struct mc_argv a;
     const struct mc_cmd *e;
     int pos_stack[MC_ARGV_STACK], *pos = pos_stack, member_stack[MC_ARGV_STACK];
     int *member = member_stack, nkeys, i, first, same = 1, rc;
@@ -606,23 +606,27 @@ mc_cluster_run(marshal_target *t, const char *cmd, size_t len)
     struct mc_leg *l;
 
     mc_clearerr(c);
-    legs_reset(c);
+    mc_legs_reset(c);
     c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
     c->last_conn = NULL;
     rc = mc_cluster_refresh(t);
     if (rc != MARSHAL_OK) {
         return NULL;
     }
-    rc = argv_parse(cmd, len, &a);
+    rc = mc_argv_parse(cmd, len, &a);
     if (rc != 0) {
         mc_seterr(c, rc == -2 ? MARSHAL_ERR_NOMEM : MARSHAL_ERR_INVAL, "malformed command");
         return NULL;
     }
     e = mc_cmd_resolve(a.argc, a.argv, a.argvlen);
-    if (e != NULL && (name_eq(a.argv[0], a.argvlen[0], "multi") ||
-                      name_eq(a.argv[0], a.argvlen[0], "watch") ||
-                      name_eq(a.argv[0], a.argvlen[0], "exec") ||
-                      name_eq(a.argv[0], a.argvlen[0], "discard"))) {
+    if (t->cl->rule == MSHM_RULE_MARSHAL1) {
+        rep = mc_mirror_run(t, cmd, len, e, &a);
+        goto out;
+    }
+    if (e != NULL && (mc_name_eq(a.argv[0], a.argvlen[0], "multi") ||
+                      mc_name_eq(a.argv[0], a.argvlen[0], "watch") ||
+                      mc_name_eq(a.argv[0], a.argvlen[0], "exec") ||
+                      mc_name_eq(a.argv[0], a.argvlen[0], "discard"))) {
         mc_seterr(c, MARSHAL_ERR_UNSUPPORTED,
                   "transactions on a cluster target: open the group's target instead");
         goto out;
@@ -659,9 +663,9 @@ mc_cluster_run(marshal_target *t, const char *cmd, size_t len)
     }
     first = member[0];
     if (same) {
-        l = leg_add(c, t->cl->member[first], nkeys);
+        l = mc_leg_add(c, t->cl->member[first], nkeys);
         rep = mc_run(t->cl->member[first], cmd, len);
-        leg_done(c, l, rep != NULL ? MARSHAL_OK : c->errcode);
+        mc_leg_done(c, l, rep != NULL ? MARSHAL_OK : c->errcode);
         goto out;
     }
     kind = split_kind_of(&a);
@@ -680,7 +684,7 @@ out:
     if (member != member_stack) {
         free(member);
     }
-    argv_free(&a);
+    mc_argv_free(&a);
     return rep;
 }
 
@@ -690,7 +694,7 @@ int
 mc_cluster_append(marshal_target *t, const char *cmd, size_t len, marshal_target **sub)
 {
     marshal_client *c = t->c;
-    struct argv_buf a;
+    struct mc_argv a;
     const struct mc_cmd *e;
     int pos[MC_ARGV_STACK], nkeys, i, m = -1, rc;
 
@@ -699,7 +703,7 @@ mc_cluster_append(marshal_target *t, const char *cmd, size_t len, marshal_target
     if (rc != MARSHAL_OK) {
         return rc;
     }
-    rc = argv_parse(cmd, len, &a);
+    rc = mc_argv_parse(cmd, len, &a);
     if (rc != 0) {
         mc_seterr(c, rc == -2 ? MARSHAL_ERR_NOMEM : MARSHAL_ERR_INVAL, "malformed command");
         return rc == -2 ? MARSHAL_ERR_NOMEM : MARSHAL_ERR_INVAL;
@@ -723,7 +727,7 @@ mc_cluster_append(marshal_target *t, const char *cmd, size_t len, marshal_target
         }
         m = k;
     }
-    argv_free(&a);
+    mc_argv_free(&a);
     if (rc != MARSHAL_OK) {
         return rc;
     }

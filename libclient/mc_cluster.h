@@ -16,6 +16,11 @@ struct mc_cluster {
     int n;                                        /* members                         */
     marshal_target *member[MSHM_CLUSTER_MEMBERS]; /* internal group targets          */
     struct mc_ring ring;          /* node id = member position                      */
+    int rule;                     /* MSHM_RULE_MARSHAL0 / MARSHAL1                   */
+    int primary;                  /* marshal1: member position of the primary        */
+    int policy;                   /* marshal1: MSHM_MIRROR_ALL / PRIMARY             */
+    uint16_t mflags[MSHM_CLUSTER_MEMBERS]; /* MSHM_MF_* per member (DIVERGED)        */
+    uint64_t mirror_failed;       /* mirror legs that failed (this process)          */
     int hash;                     /* MSHM_HASH_*                                     */
     int has_tag;
     char tag[2];
@@ -42,5 +47,38 @@ redisReply *mc_cluster_run(marshal_target *t, const char *cmd, size_t len);
  * pipelined (CROSSGROUP).
  */
 int mc_cluster_append(marshal_target *t, const char *cmd, size_t len, marshal_target **sub);
+
+/* Every argument of a formatted command (pointers into its buffer). */
+#define MC_ARGV_STACK 64
+struct mc_argv {
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+    const char *sargv[MC_ARGV_STACK];
+    size_t slen[MC_ARGV_STACK];
+};
+
+/* Parse a hiredis-formatted command: 0, -1 malformed, -2 out of memory. */
+int mc_argv_parse(const char *b, size_t len, struct mc_argv *a);
+void mc_argv_free(struct mc_argv *a);
+
+/* Is s[0..n) the lowercase name lower, case-insensitively? */
+int mc_name_eq(const char *s, size_t n, const char *lower);
+
+/* Legs of the last command (marshal_client_legs). */
+void mc_legs_reset(marshal_client *c);
+struct mc_leg *mc_leg_add(marshal_client *c, const marshal_target *g, int nkeys);
+void mc_leg_done(marshal_client *c, struct mc_leg *l, int status);
+
+/* ---- mc_mirror.c ---- */
+
+/* Run a command on a marshal1 cluster target (e: its table entry or NULL). */
+struct mc_cmd;
+redisReply *mc_mirror_run(marshal_target *t, const char *cmd, size_t len, const struct mc_cmd *e,
+                          const struct mc_argv *a);
+
+/* Read the replies of mirror legs sent without waiting that have arrived
+ * (block = 1: all of them); failures are counted.  Returns how many failed. */
+int mc_mirror_drain(marshal_target *t, int block);
 
 #endif /* MC_CLUSTER_H */

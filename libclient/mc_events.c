@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mc_cluster.h"
 #include "mc_internal.h"
 
 #define MC_EV_BATCH 256
@@ -550,6 +551,13 @@ marshal_client_poll(marshal_client *c)
     rc = mc_ensure_attached(c);
     if (rc != MARSHAL_OK) {
         return rc;
+    }
+    {
+        marshal_target *t;
+
+        for (t = c->targets; t != NULL; t = t->next) {
+            mc_mirror_drain(t, 0);      /* mirror legs sent without waiting */
+        }
     }
     n += liveness_events(c);
     if (c->rd.geo.segment_id != c->ev_segment_id) {
