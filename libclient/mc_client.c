@@ -466,6 +466,26 @@ mc_target_open_group(marshal_client *c, const char *name, marshal_target **out)
     return MARSHAL_OK;
 }
 
+int
+mc_target_open_cluster(marshal_client *c, const char *name, marshal_target **out)
+{
+    marshal_target *t = target_new(c, name);
+    int rc;
+
+    *out = NULL;
+    if (t == NULL) {
+        return MARSHAL_ERR_NOMEM;
+    }
+    t->internal = 1;
+    rc = mc_cluster_open(t);
+    if (rc != MARSHAL_OK) {
+        marshal_target_close(t);
+        return rc;
+    }
+    *out = t;
+    return MARSHAL_OK;
+}
+
 MARSHAL_API int
 marshal_target_open(marshal_client *c, const char *name, marshal_target **out)
 {
@@ -502,17 +522,12 @@ marshal_target_open(marshal_client *c, const char *name, marshal_target **out)
         mc_seterr(c, rc, "no group or cluster \"%s\" in %s", name, c->path);
         return rc;
     }
-    t = target_new(c, name);
-    if (t == NULL) {
-        return MARSHAL_ERR_NOMEM;
+    rc = mc_target_open_cluster(c, name, &t);
+    if (rc == MARSHAL_OK) {
+        t->internal = 0;
+        *out = t;
     }
-    rc = mc_cluster_open(t);
-    if (rc != MARSHAL_OK) {
-        marshal_target_close(t);
-        return rc;
-    }
-    *out = t;
-    return MARSHAL_OK;
+    return rc;
 }
 
 MARSHAL_API void

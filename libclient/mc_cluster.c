@@ -75,6 +75,24 @@ group_name(marshal_client *c, uint32_t gi, char name[MSHM_NAME_MAX])
     return rc;
 }
 
+/* Name of cluster ci (a farm's member). */
+static int
+cluster_name(marshal_client *c, uint32_t ci, char name[MSHM_NAME_MAX])
+{
+    struct mshm_cluster rec;
+    int rc = mshm_snap_cluster(&c->rd, ci, &rec);
+
+    if (rc == MSHM_OK) {
+        if (!(rec.flags & MSHM_CF_IN_USE) || rec.kind != MSHM_KIND_CLUSTER ||
+            rec.rule != MSHM_RULE_MARSHAL0) {
+            return MSHM_ERR_NOTFOUND;       /* a farm mirrors marshal0 clusters only */
+        }
+        memcpy(name, rec.name, MSHM_NAME_MAX);
+        name[MSHM_NAME_MAX - 1] = '\0';
+    }
+    return rc;
+}
+
 /* Rebuild members and ring from the cluster record. */
 static int
 rebuild(marshal_target *t, const struct mshm_cluster *rec)
@@ -88,10 +106,12 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
     uint32_t i, n = rec->n_members;
     int rc;
 
-    if (rec->kind != MSHM_KIND_CLUSTER ||
-        (rec->rule != MSHM_RULE_MARSHAL0 && rec->rule != MSHM_RULE_MARSHAL1)) {
-        mc_seterr(c, MARSHAL_ERR_UNSUPPORTED,
-                  "\"%s\": farms (marshal10) are not supported by this library version", t->name);
+    if ((rec->kind == MSHM_KIND_CLUSTER && rec->rule != MSHM_RULE_MARSHAL0 &&
+         rec->rule != MSHM_RULE_MARSHAL1) ||
+        (rec->kind == MSHM_KIND_FARM && rec->rule != MSHM_RULE_MARSHAL10) ||
+        rec->kind > MSHM_KIND_FARM) {
+        mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "\"%s\": kind %u rule %u not supported", t->name,
+                  rec->kind, rec->rule);
         return MARSHAL_ERR_UNSUPPORTED;
     }
     if (rec->rule == MSHM_RULE_MARSHAL0 && rec->dist != MSHM_DIST_KETAMA &&
@@ -105,7 +125,8 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
         return MARSHAL_ERR_CORRUPT;
     }
     for (i = 0; i < n; i++) {
-        rc = group_name(c, rec->members[i].idx, names[i]);
+        rc = rec->kind == MSHM_KIND_FARM ? cluster_name(c, rec->members[i].idx, names[i])
+                                         : group_name(c, rec->members[i].idx, names[i]);
         if (rc != MSHM_OK) {
             mc_seterr(c, rc, "\"%s\": member %u (group %u): %s", t->name, i,
                       rec->members[i].idx, mshm_strerror(rc));
@@ -117,7 +138,8 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
             members[i] = cl->member[i];
             cl->member[i] = NULL;
         } else {
-            rc = mc_target_open_group(c, names[i], &members[i]);
+            rc = rec->kind == MSHM_KIND_FARM ? mc_target_open_cluster(c, names[i], &members[i])
+                                             : mc_target_open_group(c, names[i], &members[i]);
             if (rc != MARSHAL_OK) {
                 goto out_members;
             }
@@ -212,13 +234,19 @@ mc_cluster_refresh(marshal_target *t)
 int
 mc_cluster_open(marshal_target *t)
 {
+    int rc;
+
     t->cl = calloc(1, sizeof(*t->cl));
     if (t->cl == NULL) {
         mc_seterr(t->c, MARSHAL_ERR_NOMEM, "out of memory");
         return MARSHAL_ERR_NOMEM;
     }
     t->kind = MARSHAL_KIND_CLUSTER;
-    return mc_cluster_refresh(t);
+    rc = mc_cluster_refresh(t);
+    if (rc == MARSHAL_OK && t->cl->rule == MSHM_RULE_MARSHAL10) {
+        t->kind = MARSHAL_KIND_FARM;
+    }
+    return rc;
 }
 
 void
@@ -619,7 +647,7 @@ mc_cluster_run(marshal_target *t, const char *cmd, size_t len)
         return NULL;
     }
     e = mc_cmd_resolve(a.argc, a.argv, a.argvlen);
-    if (t->cl->rule == MSHM_RULE_MARSHAL1) {
+    if (t->cl->rule == MSHM_RULE_MARSHAL1 || t->cl->rule == MSHM_RULE_MARSHAL10) {
         rep = mc_mirror_run(t, cmd, len, e, &a);
         goto out;
     }
@@ -702,6 +730,11 @@ mc_cluster_append(marshal_target *t, const char *cmd, size_t len, marshal_target
     rc = mc_cluster_refresh(t);
     if (rc != MARSHAL_OK) {
         return rc;
+    }
+    if (t->cl->rule != MSHM_RULE_MARSHAL0) {
+        mc_seterr(c, MARSHAL_ERR_UNSUPPORTED,
+                  "pipelines on a mirrored target (marshal1/marshal10): use marshal_command");
+        return MARSHAL_ERR_UNSUPPORTED;
     }
     rc = mc_argv_parse(cmd, len, &a);
     if (rc != 0) {

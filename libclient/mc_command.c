@@ -577,6 +577,18 @@ mc_append_formatted(marshal_target *t, const char *cmd, size_t len)
     return MARSHAL_OK;
 }
 
+int
+mc_append_any(marshal_target *t, const char *cmd, size_t len)
+{
+    return t->cl != NULL ? append_cluster(t, cmd, len) : mc_append_formatted(t, cmd, len);
+}
+
+redisReply *
+mc_run_any(marshal_target *t, const char *cmd, size_t len)
+{
+    return t->cl != NULL ? mc_cluster_run(t, cmd, len) : mc_run(t, cmd, len);
+}
+
 MARSHAL_API int
 marshal_vappend(marshal_target *t, const char *format, va_list ap)
 {
@@ -591,8 +603,7 @@ marshal_vappend(marshal_target *t, const char *format, va_list ap)
         mc_seterr(t->c, MARSHAL_ERR_INVAL, "cannot format command \"%.40s\"", format);
         return MARSHAL_ERR_INVAL;
     }
-    rc = t->cl != NULL ? append_cluster(t, cmd, (size_t)len)
-                        : mc_append_formatted(t, cmd, (size_t)len);
+    rc = mc_append_any(t, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }
@@ -623,8 +634,7 @@ marshal_append_argv(marshal_target *t, int argc, const char **argv, const size_t
         mc_seterr(t->c, MARSHAL_ERR_NOMEM, "cannot format command");
         return MARSHAL_ERR_NOMEM;
     }
-    rc = t->cl != NULL ? append_cluster(t, cmd, (size_t)len)
-                        : mc_append_formatted(t, cmd, (size_t)len);
+    rc = mc_append_any(t, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }

@@ -182,6 +182,10 @@ int mc_conn_read(marshal_client *c, struct mc_conn *k, redisReply **reply);
 redisReply *mc_run(marshal_target *t, const char *cmd, size_t len);
 void mc_target_flush(marshal_target *t);
 int mc_append_formatted(marshal_target *t, const char *cmd, size_t len);
+/* Group or cluster target alike: append to its pipeline / run one command. */
+int mc_append_any(marshal_target *t, const char *cmd, size_t len);
+redisReply *mc_run_any(marshal_target *t, const char *cmd, size_t len);
+int mc_target_open_cluster(marshal_client *c, const char *name, marshal_target **out);
 int mc_target_open_group(marshal_client *c, const char *name, marshal_target **out);
 
 /* ---- mc_route.c ---- */

@@ -130,16 +130,68 @@ not_mirrorable(const struct mc_cmd *e, const struct mc_argv *a)
     return NULL;
 }
 
+/* ---- legs ------------------------------------------------------------------------------ */
+
+/* Results of one mirrored command, per member, turned into legs at the end
+ * (a member cluster's own command resets the client's legs). */
+struct mres {
+    int used;
+    int status;
+    int outcome;
+    char host[MSHM_HOST_MAX];
+    int port;
+};
+
+static void
+res_take(marshal_client *c, struct mres *r, int status)
+{
+    const char *h;
+    int port;
+
+    r->used = 1;
+    r->status = status;
+    r->outcome = c->outcome;
+    r->host[0] = '\0';
+    r->port = 0;
+    if (c->n_legs <= 1 && marshal_client_last_server(c, &h, &port) == MARSHAL_OK) {
+        snprintf(r->host, sizeof(r->host), "%s", h);
+        r->port = port;
+    }
+}
+
+static void
+res_publish(marshal_client *c, struct mc_cluster *cl, const struct mres *res)
+{
+    int m;
+
+    mc_legs_reset(c);
+    for (m = 0; m < cl->n; m++) {
+        struct mc_leg *l;
+
+        if (!res[m].used || (l = mc_leg_add(c, cl->member[m], 0)) == NULL) {
+            continue;
+        }
+        l->pub.status = res[m].status;
+        l->pub.outcome = res[m].outcome;
+        snprintf(l->host, sizeof(l->host), "%s", res[m].host);
+        l->pub.port = res[m].port;
+    }
+}
+
 /* ---- draining legs sent without waiting ----------------------------------------------- */
 
-/* Is a reply (or EOF) waiting on the connection of t's oldest pipelined command? */
+/* Is a reply (or EOF) waiting for t's oldest pipelined command? */
 static int
 reply_ready(marshal_target *t)
 {
     const struct mc_pend *e = &t->pend[t->pend_head];
-    const redisContext *ctx = e->conn != NULL ? e->conn->ctx : NULL;
+    const redisContext *ctx;
     struct pollfd p;
 
+    if (e->sub != NULL) {
+        return e->sub->pend_len == 0 || reply_ready(e->sub);
+    }
+    ctx = e->conn != NULL ? e->conn->ctx : NULL;
     if (ctx == NULL || e->epoch != e->conn->epoch) {
         return 1;       /* dead: marshal_get_reply reports it without I/O */
     }
@@ -158,7 +210,7 @@ mc_mirror_drain(marshal_target *t, int block)
     struct mc_cluster *cl = t->cl;
     int m, failed = 0;
 
-    if (cl == NULL || cl->rule != MSHM_RULE_MARSHAL1) {
+    if (cl == NULL || cl->rule == MSHM_RULE_MARSHAL0) {
         return 0;
     }
     for (m = 0; m < cl->n; m++) {
@@ -171,8 +223,8 @@ mc_mirror_drain(marshal_target *t, int block)
             if (rc != MARSHAL_OK || r == NULL || r->type == REDIS_REPLY_ERROR) {
                 failed++;
                 cl->mirror_failed++;
-                mc_log(c, MARSHAL_LOG_WARNING, "cluster %s: mirror leg to %s failed: %s",
-                       t->name, g->name,
+                mc_log(c, MARSHAL_LOG_WARNING, "%s: mirror leg to %s failed: %s", t->name,
+                       g->name,
                        rc != MARSHAL_OK ? marshal_strerror(rc) : r != NULL ? r->str : "no reply");
                 report_diverged(c, t, g);
             }
@@ -184,55 +236,81 @@ mc_mirror_drain(marshal_target *t, int block)
 
 /* ---- reads ----------------------------------------------------------------------------- */
 
-/* Can group target g serve a read now (per its cached route)? */
+/* Can member g (a group, or a farm's cluster: the group of the first key) serve a read? */
 static int
-can_read(marshal_target *g)
+can_read(marshal_target *g, const struct mc_cmd *e, const struct mc_argv *a)
 {
-    if (mc_route_refresh(g) != MARSHAL_OK) {
+    marshal_target *grp = g;
+
+    if (g->cl != NULL) {
+        int pos[MC_ARGV_STACK], n, k;
+
+        if (mc_cluster_refresh(g) != MARSHAL_OK) {
+            return 0;
+        }
+        n = e != NULL ? mc_cmd_keys(e, a->argc, a->argv, a->argvlen, pos, MC_ARGV_STACK) : -1;
+        if (n <= 0) {
+            return 1;       /* let the cluster say why */
+        }
+        k = mc_cluster_place(g, a->argv[pos[0]], a->argvlen[pos[0]]);
+        if (k < 0) {
+            return 0;
+        }
+        grp = g->cl->member[k];
+    }
+    if (mc_route_refresh(grp) != MARSHAL_OK) {
         return 0;
     }
-    return (g->r.master != NULL && g->r.master_up) || g->r.wrr.n > 0;
+    return (grp->r.master != NULL && grp->r.master_up) || grp->r.wrr.n > 0;
 }
 
 static redisReply *
-mirror_read(marshal_target *t, const char *cmd, size_t len)
+mirror_read(marshal_target *t, const char *cmd, size_t len, const struct mc_cmd *e,
+            const struct mc_argv *a)
 {
     marshal_client *c = t->c;
     struct mc_cluster *cl = t->cl;
-    marshal_target *p = cl->member[cl->primary];
-    struct mc_leg *l;
-    redisReply *r;
-    int m;
+    struct mres res[MSHM_CLUSTER_MEMBERS] = {{0}};
+    redisReply *r = NULL;
+    int m, k, tried = 0;
 
-    if (can_read(p)) {
-        l = mc_leg_add(c, p, 0);
-        r = mc_run(p, cmd, len);
-        mc_leg_done(c, l, r != NULL ? MARSHAL_OK : c->errcode);
-        if (r != NULL || c->outcome != MARSHAL_OUTCOME_NOT_APPLIED) {
-            return r;
-        }
-    }
-    /* the primary has no readable server: the first healthy, undiverged mirror
-     * (after the replies still owed on the mirrors' connections) */
-    mc_mirror_drain(t, 1);
-    for (m = 0; m < cl->n; m++) {
-        marshal_target *g = cl->member[m];
+    /* the primary first, then the undiverged mirrors in order */
+    for (k = -1; k < cl->n; k++) {
+        marshal_target *g;
 
-        if (m == cl->primary || (cl->mflags[m] & MSHM_MF_DIVERGED) || !can_read(g)) {
+        m = k < 0 ? cl->primary : k;
+        if (k >= 0 && (m == cl->primary || (cl->mflags[m] & MSHM_MF_DIVERGED))) {
             continue;
         }
-        l = mc_leg_add(c, g, 0);
-        r = mc_run(g, cmd, len);
-        mc_leg_done(c, l, r != NULL ? MARSHAL_OK : c->errcode);
+        g = cl->member[m];
+        if (!can_read(g, e, a)) {
+            continue;
+        }
+        if (k >= 0 && !tried) {
+            mc_mirror_drain(t, 1);      /* replies still owed on the mirrors */
+        }
+        tried = 1;
+        r = mc_run_any(g, cmd, len);
+        res_take(c, &res[m], r != NULL ? MARSHAL_OK : c->errcode);
         if (r != NULL || c->outcome != MARSHAL_OUTCOME_NOT_APPLIED) {
-            return r;
+            break;
         }
     }
-    if (c->n_legs == 0) {
-        mc_seterr(c, MARSHAL_ERR_NOSERVER, "cluster \"%s\": no group can serve reads", t->name);
+    {
+        int oc = c->outcome, ec = c->errcode;
+        char es[MC_ERRSTR_MAX];
+
+        memcpy(es, c->errstr, sizeof(es));
+        res_publish(c, cl, res);
+        c->outcome = oc;
+        c->errcode = ec;
+        memcpy(c->errstr, es, sizeof(es));
+    }
+    if (!tried) {
+        mc_seterr(c, MARSHAL_ERR_NOSERVER, "\"%s\": no member can serve this read", t->name);
         c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
     }
-    return NULL;
+    return r;
 }
 
 /* ---- writes ---------------------------------------------------------------------------- */
@@ -245,7 +323,7 @@ leg_retryable(int status, const redisReply *r)
         return mc_reply_retryable(r);
     }
     return status == MARSHAL_ERR_NOMASTER || status == MARSHAL_ERR_CONN ||
-           status == MARSHAL_ERR_NOSERVER;
+           status == MARSHAL_ERR_NOSERVER || status == MARSHAL_ERR_CROSSGROUP;
 }
 
 static redisReply *
@@ -254,15 +332,14 @@ write_all(marshal_target *t, const char *cmd, size_t len)
     marshal_client *c = t->c;
     struct mc_cluster *cl = t->cl;
     redisReply *rep[MSHM_CLUSTER_MEMBERS] = {0};
-    int st[MSHM_CLUSTER_MEMBERS], oc[MSHM_CLUSTER_MEMBERS], sent[MSHM_CLUSTER_MEMBERS] = {0};
-    struct mc_leg *leg[MSHM_CLUSTER_MEMBERS];
+    struct mres res[MSHM_CLUSTER_MEMBERS] = {{0}};
+    int st[MSHM_CLUSTER_MEMBERS], sent[MSHM_CLUSTER_MEMBERS] = {0};
     int m, applied = 0, not_applied = 0, unknown = 0, err_same = 1, first_err = MARSHAL_OK;
     redisReply *out = NULL;
 
-    /* every leg at once */
+    /* every leg at once (a split multi-key command on a farm's cluster: one by one below) */
     for (m = 0; m < cl->n; m++) {
-        leg[m] = mc_leg_add(c, cl->member[m], 0);
-        st[m] = mc_append_formatted(cl->member[m], cmd, len);
+        st[m] = mc_append_any(cl->member[m], cmd, len);
         sent[m] = st[m] == MARSHAL_OK;
     }
     for (m = 0; m < cl->n; m++) {
@@ -271,24 +348,24 @@ write_all(marshal_target *t, const char *cmd, size_t len)
         }
     }
     for (m = 0; m < cl->n; m++) {
+        int oc = MARSHAL_OUTCOME_NOT_APPLIED;
+
         if (sent[m]) {
             st[m] = marshal_get_reply(cl->member[m], &rep[m]);
-            oc[m] = c->outcome;
-        } else {
-            oc[m] = MARSHAL_OUTCOME_NOT_APPLIED;
+            oc = c->outcome;
         }
-        /* a group between masters: once more, through its failover handling */
+        /* not sent, or a group between masters: through the member's own path */
         if (leg_retryable(st[m], rep[m])) {
             freeReplyObject(rep[m]);
-            rep[m] = mc_run(cl->member[m], cmd, len);
+            rep[m] = mc_run_any(cl->member[m], cmd, len);
             st[m] = rep[m] != NULL ? MARSHAL_OK : c->errcode;
-            oc[m] = c->outcome;
+            oc = c->outcome;
         }
-        c->outcome = oc[m];
-        mc_leg_done(c, leg[m], st[m]);
-        if (rep[m] != NULL && rep[m]->type != REDIS_REPLY_ERROR && oc[m] == MARSHAL_OUTCOME_APPLIED) {
+        c->outcome = oc;
+        res_take(c, &res[m], st[m]);
+        if (rep[m] != NULL && rep[m]->type != REDIS_REPLY_ERROR && oc == MARSHAL_OUTCOME_APPLIED) {
             applied++;
-        } else if (oc[m] == MARSHAL_OUTCOME_UNKNOWN) {
+        } else if (oc == MARSHAL_OUTCOME_UNKNOWN || oc == MARSHAL_OUTCOME_PARTIAL) {
             unknown++;
         } else {
             not_applied++;
@@ -301,6 +378,8 @@ write_all(marshal_target *t, const char *cmd, size_t len)
             err_same = 0;
         }
     }
+    res_publish(c, cl, res);
+    mc_clearerr(c);
     if (applied == cl->n) {
         out = rep[cl->primary];
         rep[cl->primary] = NULL;
@@ -315,11 +394,11 @@ write_all(marshal_target *t, const char *cmd, size_t len)
                      : applied == 0 && not_applied == 0 ? MARSHAL_OUTCOME_UNKNOWN
                                                         : MARSHAL_OUTCOME_PARTIAL;
         mc_seterr(c, first_err != MARSHAL_OK ? first_err : MARSHAL_ERR_NOSERVER,
-                  "cluster \"%s\": %d of %d legs applied; see marshal_client_legs()", t->name,
-                  applied, cl->n);
+                  "\"%s\": %d of %d legs applied; see marshal_client_legs()", t->name, applied,
+                  cl->n);
         if (applied > 0) {
             for (m = 0; m < cl->n; m++) {
-                if (oc[m] != MARSHAL_OUTCOME_APPLIED || rep[m] == NULL ||
+                if (res[m].outcome != MARSHAL_OUTCOME_APPLIED || rep[m] == NULL ||
                     rep[m]->type == REDIS_REPLY_ERROR) {
                     report_diverged(c, t, cl->member[m]);
                 }
@@ -338,38 +417,40 @@ write_primary(marshal_target *t, const char *cmd, size_t len)
 {
     marshal_client *c = t->c;
     struct mc_cluster *cl = t->cl;
-    marshal_target *p = cl->member[cl->primary];
-    struct mc_leg *l = mc_leg_add(c, p, 0);
-    redisReply *r = mc_run(p, cmd, len);
-    int outcome = c->outcome, status = r != NULL ? MARSHAL_OK : c->errcode, m;
+    struct mres res[MSHM_CLUSTER_MEMBERS] = {{0}};
+    redisReply *r = mc_run_any(cl->member[cl->primary], cmd, len);
+    int outcome = c->outcome, ec = c->errcode, m;
+    char es[MC_ERRSTR_MAX];
 
-    mc_leg_done(c, l, status);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR || outcome != MARSHAL_OUTCOME_APPLIED) {
-        return r;           /* the primary did not apply it: the mirrors get nothing */
-    }
-    for (m = 0; m < cl->n; m++) {
-        marshal_target *g = cl->member[m];
-        struct mc_leg *ml;
-        int rc;
+    memcpy(es, c->errstr, sizeof(es));
+    res_take(c, &res[cl->primary], r != NULL ? MARSHAL_OK : ec);
+    if (r != NULL && r->type != REDIS_REPLY_ERROR && outcome == MARSHAL_OUTCOME_APPLIED) {
+        /* the primary applied it: the mirrors get it, replies read later */
+        for (m = 0; m < cl->n; m++) {
+            marshal_target *g = cl->member[m];
+            int rc;
 
-        if (m == cl->primary) {
-            continue;
+            if (m == cl->primary) {
+                continue;
+            }
+            rc = mc_append_any(g, cmd, len);
+            if (rc == MARSHAL_OK) {
+                mc_target_flush(g);
+                c->outcome = MARSHAL_OUTCOME_UNKNOWN;   /* sent; its reply comes later */
+            } else {
+                c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
+                cl->mirror_failed++;
+                report_diverged(c, t, g);
+            }
+            res_take(c, &res[m], rc);
+            res[m].host[0] = '\0';
+            res[m].port = 0;
         }
-        ml = mc_leg_add(c, g, 0);
-        rc = mc_append_formatted(g, cmd, len);
-        if (rc == MARSHAL_OK) {
-            mc_target_flush(g);
-            c->outcome = MARSHAL_OUTCOME_UNKNOWN;   /* sent; its reply is read later */
-        } else {
-            c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
-            cl->mirror_failed++;
-            report_diverged(c, t, g);
-        }
-        mc_leg_done(c, ml, rc);
     }
+    res_publish(c, cl, res);
     c->outcome = outcome;
-    c->errcode = MARSHAL_OK;
-    c->errstr[0] = '\0';
+    c->errcode = ec;
+    memcpy(c->errstr, es, sizeof(es));
     return r;
 }
 
@@ -382,15 +463,15 @@ mc_mirror_run(marshal_target *t, const char *cmd, size_t len, const struct mc_cm
 
     mc_mirror_drain(t, 0);
     if (t->cl->n == 0) {
-        mc_seterr(c, MARSHAL_ERR_NOSERVER, "cluster \"%s\" has no groups", t->name);
+        mc_seterr(c, MARSHAL_ERR_NOSERVER, "\"%s\" has no members", t->name);
         return NULL;
     }
     if (e != NULL && mc_cmd_class(e) == MC_CLASS_READ) {
-        return mirror_read(t, cmd, len);
+        return mirror_read(t, cmd, len, e, a);
     }
     why = not_mirrorable(e, a);
     if (why != NULL) {
-        mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "cluster \"%s\" mirrors writes: %.*s refused: %s",
+        mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "\"%s\" mirrors writes: %.*s refused: %s",
                   t->name, (int)(a->argvlen[0] > 32 ? 32 : a->argvlen[0]), a->argv[0], why);
         return NULL;
     }
