@@ -563,6 +563,18 @@ marshal_target_close(marshal_target *t)
     free(t);
 }
 
+/* A rule for t and, for clusters and farms, every member down to the groups. */
+static void
+set_route(marshal_target *t, int route)
+{
+    int i;
+
+    t->route_override = route;
+    for (i = 0; t->cl != NULL && i < t->cl->n; i++) {
+        set_route(t->cl->member[i], route);     /* each group keeps its failover rules */
+    }
+}
+
 MARSHAL_API int
 marshal_target_use(marshal_target *t, int route)
 {
@@ -574,14 +586,7 @@ marshal_target_use(marshal_target *t, int route)
         mc_seterr(t->c, MARSHAL_ERR_RANGE, "unknown route %d", route);
         return MARSHAL_ERR_RANGE;
     }
-    t->route_override = route;
-    if (t->cl != NULL) {
-        int i;
-
-        for (i = 0; i < t->cl->n; i++) {
-            t->cl->member[i]->route_override = route;   /* each group keeps its failover rules */
-        }
-    }
+    set_route(t, route);
     return MARSHAL_OK;
 }
 

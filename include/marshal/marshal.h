@@ -4,7 +4,8 @@
  *
  * The only public header of the library.  An application opens the segment
  * once (marshal_client_open), looks up targets by name (marshal_target_open:
- * a group now; clusters and farms use the same handle and the same calls),
+ * a group, a cluster (marshal0 striping, marshal1 mirroring) or a farm (marshal10):
+ * the same handle and the same calls),
  * and sends commands hiredis-style (marshal_command, marshal_command_argv,
  * marshal_append + marshal_get_reply).  Replies are hiredis redisReply
  * objects, freed with hiredis's freeReplyObject().
@@ -240,7 +241,7 @@ enum marshal_route {
 };
 
 /*
- * Look up a target (a group) by name and return a handle owned by c (freed by
+ * Look up a target (a group, cluster or farm) by name and return a handle owned by c (freed by
  * marshal_target_close or marshal_client_close).  Opening the same name twice
  * returns two handles sharing c's connections.  Errors: NOTFOUND, NOMEM,
  * INVAL, and the segment errors of an ABSENT client.  Events for the target's
