@@ -2,7 +2,8 @@
  * client_bench.c -- libmarshal-shm's routed command throughput against raw
  * hiredis on the same redis-server, measured in the same run, interleaved.
  *
- *   client_bench --port P [--replica-port R ...] [--n N] [--rounds K] [--smoke]
+ *   client_bench --port P [--replica-port R ...] [--shard-port S ...] [--twemproxy-port T]
+ *                [--n N] [--rounds K] [--smoke]
  *
  * The program publishes its own segment (a temp file, written with the shm
  * core's writer, no controller needed) describing one group "bench" whose
@@ -13,7 +14,15 @@
  *            (same server, its own connection)
  * and the same for SET, then pipelined GET depth 16 (redisAppendCommand /
  * marshal_append).  Prints per-round rates, the median and spread of the
- * marshal/raw ratio, and p50/p99 latency.  Prints figures; asserts nothing
+ * marshal/raw ratio, and p50/p99 latency.
+ *
+ * With --twemproxy-port (a nutcracker pool whose only server is P): the same
+ * GET/SET through twemproxy against raw hiredis, interleaved.
+ * With 4 --shard-port servers: groups s1..s4, a marshal0 cluster "stripe"
+ * over them and a marshal1 mirror "mirror" over s1+s2 (policy all):
+ *   MGET of 100 keys through the cluster (split over 4 groups, pipelined in
+ *   parallel) vs the same MGET on one server with raw hiredis (latency);
+ *   mirrored SET (2 legs) vs SET on one group (rate).  Prints figures; asserts nothing
  * about them (exit 0 when every command succeeded).
  */
 #define _GNU_SOURCE
@@ -65,8 +74,59 @@ die(const char *what)
 }
 
 /* Publish group "bench": master :port, replicas :rports (power 1). */
+static void
+put_plain_group(struct mshm_writer *w, uint32_t gi, uint32_t si, const char *name, int port)
+{
+    struct mshm_group g;
+    struct mshm_server s;
+
+    memset(&s, 0, sizeof(s));
+    snprintf(s.host, sizeof(s.host), "127.0.0.1");
+    s.port = (uint16_t)port;
+    s.flags = MSHM_SF_IN_USE;
+    s.role = MSHM_ROLE_MASTER;
+    s.health = MSHM_HEALTH_UP;
+    s.power = 1;
+    s.group_idx = gi;
+    s.longname_idx = MSHM_NONE;
+    mshm_w_put_server(w, si, &s);
+    memset(&g, 0, sizeof(g));
+    snprintf(g.name, sizeof(g.name), "%s", name);
+    g.flags = MSHM_GF_IN_USE;
+    g.route = MSHM_ROUTE_MASTER;
+    g.power = 1;
+    g.master_idx = si;
+    g.n_servers = 1;
+    g.servers[0] = si;
+    mshm_w_put_group(w, gi, &g);
+}
+
+static void
+put_cluster(struct mshm_writer *w, uint32_t ci, const char *name, int rule, int n)
+{
+    struct mshm_cluster cl;
+    int i;
+
+    memset(&cl, 0, sizeof(cl));
+    snprintf(cl.name, sizeof(cl.name), "%s", name);
+    cl.flags = MSHM_CF_IN_USE;
+    cl.kind = MSHM_KIND_CLUSTER;
+    cl.rule = (uint8_t)rule;
+    cl.dist = MSHM_DIST_KETAMA;
+    cl.hash = MSHM_HASH_FNV1A_64;
+    cl.mirror_policy = MSHM_MIRROR_ALL;
+    cl.n_members = (uint16_t)n;
+    cl.primary = rule == MSHM_RULE_MARSHAL1 ? 0 : MSHM_NONE;
+    for (i = 0; i < n; i++) {
+        cl.members[i].idx = (uint32_t)(1 + i);   /* groups s1.. follow group 0 */
+        cl.members[i].power = 1;
+        cl.members[i].flags = rule == MSHM_RULE_MARSHAL1 && i == 0 ? MSHM_MF_PRIMARY : 0;
+    }
+    mshm_w_put_cluster(w, ci, &cl);
+}
+
 static struct mshm_writer *
-publish(const char *path, int port, const int *rports, int nrep)
+publish(const char *path, int port, const int *rports, int nrep, const int *sports, int nshard)
 {
     struct mshm_writer_opts o;
     struct mshm_writer *w;
@@ -113,6 +173,16 @@ publish(const char *path, int port, const int *rports, int nrep)
     }
     g.n_servers = (uint16_t)(nrep + 1);
     mshm_w_put_group(w, 0, &g);
+    for (i = 0; i < nshard; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "s%d", i + 1);
+        put_plain_group(w, (uint32_t)(1 + i), (uint32_t)(nrep + 1 + i), name, sports[i]);
+    }
+    if (nshard == 4) {
+        put_cluster(w, 0, "stripe", MSHM_RULE_MARSHAL0, 4);
+        put_cluster(w, 1, "mirror", MSHM_RULE_MARSHAL1, 2);
+    }
     if (mshm_w_commit(w) < 0) {
         die("commit failed");
     }
@@ -226,7 +296,8 @@ marshal_pipe(marshal_target *tg, int n, struct run *r)
 }
 
 static void
-report(const char *name, const struct run *a, const struct run *b, int rounds)
+report2(const char *name, const char *la, const char *lb, const struct run *a,
+        const struct run *b, int rounds)
 {
     double ratio[MAX_ROUNDS], ra[MAX_ROUNDS], rb[MAX_ROUNDS];
     uint64_t pa50 = 0, pa99 = 0, pb50 = 0, pb99 = 0;
@@ -244,8 +315,8 @@ report(const char *name, const struct run *a, const struct run *b, int rounds)
     qsort(ratio, (size_t)rounds, sizeof(double), cmp_dbl);
     qsort(ra, (size_t)rounds, sizeof(double), cmp_dbl);
     qsort(rb, (size_t)rounds, sizeof(double), cmp_dbl);
-    printf("%-22s raw %9.0f rps  marshal %9.0f rps  ratio median %.3f (min %.3f max %.3f)",
-           name, ra[rounds / 2], rb[rounds / 2], ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
+    printf("%-22s %s %9.0f/s  %s %9.0f/s  ratio median %.3f (min %.3f max %.3f)", name, la,
+           ra[rounds / 2], lb, rb[rounds / 2], ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
     if (pa50 != 0) {
         printf("  p50 %.1f/%.1f us  p99 %.1f/%.1f us", (double)pa50 / rounds / 1e3,
                (double)pb50 / rounds / 1e3, (double)pa99 / rounds / 1e3,
@@ -254,10 +325,79 @@ report(const char *name, const struct run *a, const struct run *b, int rounds)
     printf("\n");
 }
 
+/* MGET of 100 keys over 4 groups vs one server; mirrored SET vs one group. */
+static void
+shard_bench(marshal_client *c, redisContext *ctx, int n, int rounds)
+{
+    const char *argv[101];
+    char keys[100][32];
+    struct run raw[MAX_ROUNDS], cl[MAX_ROUNDS], one[MAX_ROUNDS], mir[MAX_ROUNDS];
+    marshal_target *stripe, *mirror, *s1;
+    int i, r, k, m = n / 20 > 10 ? n / 20 : 10;
+    uint64_t t0, t;
+
+    if (marshal_target_open(c, "stripe", &stripe) != MARSHAL_OK ||
+        marshal_target_open(c, "mirror", &mirror) != MARSHAL_OK ||
+        marshal_target_open(c, "s1", &s1) != MARSHAL_OK) {
+        die("cluster targets missing");
+    }
+    argv[0] = "MGET";
+    for (k = 0; k < 100; k++) {
+        snprintf(keys[k], sizeof(keys[k]), "shard:%d", k);
+        argv[1 + k] = keys[k];
+        check(marshal_command(stripe, "SET %s v%d", keys[k], k), "populate cluster");
+        check(redisCommand(ctx, "SET %s v%d", keys[k], k), "populate server");
+    }
+    check(marshal_command_argv(stripe, 101, argv, NULL), "warm-up MGET");
+    for (r = 0; r < rounds; r++) {
+        t0 = now_ns();
+        for (i = 0; i < m; i++) {
+            t = now_ns();
+            check(redisCommandArgv(ctx, 101, argv, NULL), "raw MGET");
+            lat[i] = now_ns() - t;
+        }
+        finish_run(&raw[r], t0, m, 1);
+        t0 = now_ns();
+        for (i = 0; i < m; i++) {
+            t = now_ns();
+            check(marshal_command_argv(stripe, 101, argv, NULL), "cluster MGET");
+            lat[i] = now_ns() - t;
+        }
+        finish_run(&cl[r], t0, m, 1);
+        if (marshal_client_legs(c, NULL) < 2) {
+            die("MGET of 100 keys did not span groups");
+        }
+        t0 = now_ns();
+        for (i = 0; i < m * 5; i++) {
+            t = now_ns();
+            check(marshal_command(s1, "SET mirror:%d v", i & 1023), "group SET");
+            lat[i] = now_ns() - t;
+        }
+        finish_run(&one[r], t0, m * 5, 1);
+        t0 = now_ns();
+        for (i = 0; i < m * 5; i++) {
+            t = now_ns();
+            check(marshal_command(mirror, "SET mirror:%d v", i & 1023), "mirrored SET");
+            lat[i] = now_ns() - t;
+        }
+        finish_run(&mir[r], t0, m * 5, 1);
+    }
+    printf("-- clusters (rates: commands/s; 'raw'/'group' is the baseline):\n");
+    report2("MGET 100 keys", "1 server", "4 groups", raw, cl, rounds);
+    report2("SET", "1 group", "mirror of 2", one, mir, rounds);
+}
+
+static void
+report(const char *name, const struct run *a, const struct run *b, int rounds)
+{
+    report2(name, "raw", "marshal", a, b, rounds);
+}
+
 int
 main(int argc, char **argv)
 {
     int port = 0, rports[MAX_REPLICAS], nrep = 0, n = 20000, rounds = 7, i;
+    int sports[4], nshard = 0, tport = 0;
     struct run rg[MAX_ROUNDS], mg[MAX_ROUNDS], rs[MAX_ROUNDS], ms[MAX_ROUNDS];
     struct run rp[MAX_ROUNDS], mp[MAX_ROUNDS];
     char path[] = "/tmp/client_bench.XXXXXX";
@@ -272,6 +412,10 @@ main(int argc, char **argv)
             port = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--replica-port") == 0 && i + 1 < argc && nrep < MAX_REPLICAS) {
             rports[nrep++] = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--shard-port") == 0 && i + 1 < argc && nshard < 4) {
+            sports[nshard++] = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--twemproxy-port") == 0 && i + 1 < argc) {
+            tport = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             n = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
@@ -280,8 +424,9 @@ main(int argc, char **argv)
             n = 320;
             rounds = 2;
         } else {
-            fprintf(stderr, "usage: client_bench --port P [--replica-port R]... [--n N] "
-                            "[--rounds K] [--smoke]\n");
+            fprintf(stderr, "usage: client_bench --port P [--replica-port R]... "
+                            "[--shard-port S]... [--twemproxy-port T] [--n N] [--rounds K] "
+                            "[--smoke]\n");
             return 2;
         }
     }
@@ -298,7 +443,7 @@ main(int argc, char **argv)
     }
     close(fd);
     unlink(path);
-    w = publish(path, port, rports, nrep);
+    w = publish(path, port, rports, nrep, sports, nshard);
     if (marshal_client_open(path, NULL, &c) != MARSHAL_OK ||
         marshal_target_open(c, "bench", &t) != MARSHAL_OK) {
         die("marshal open failed");
@@ -333,6 +478,30 @@ main(int argc, char **argv)
             marshal_cmd(t, n, 0, &sp[i]);
         }
         report("GET split (replicas)", rg, sp, rounds);
+    }
+    if (tport > 0) {
+        struct run tr[MAX_ROUNDS], ts[MAX_ROUNDS];
+        redisContext *tw = redisConnect("127.0.0.1", tport);
+
+        if (tw == NULL || tw->err) {
+            die("twemproxy connect failed");
+        }
+        for (i = 0; i < rounds; i++) {
+            raw_cmd(ctx, n, 0, &rg[i]);
+            raw_cmd(tw, n, 0, &tr[i]);
+            raw_cmd(ctx, n, 1, &rs[i]);
+            raw_cmd(tw, n, 1, &ts[i]);
+            raw_pipe(ctx, n, &rp[i]);
+            raw_pipe(tw, n, &mp[i]);
+        }
+        printf("-- the same through twemproxy (nutcracker) instead of Marshal:\n");
+        report2("GET, 1 conn", "raw", "twemproxy", rg, tr, rounds);
+        report2("SET, 1 conn", "raw", "twemproxy", rs, ts, rounds);
+        report2("GET, pipeline 16", "raw", "twemproxy", rp, mp, rounds);
+        redisFree(tw);
+    }
+    if (nshard == 4) {
+        shard_bench(c, ctx, n, rounds);
     }
     redisFree(ctx);
     marshal_client_close(c);

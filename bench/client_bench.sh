@@ -40,4 +40,21 @@ start() {
 M=$(free_port); start "$M"
 R1=$(free_port); start "$R1" --replicaof 127.0.0.1 "$M"
 R2=$(free_port); start "$R2" --replicaof 127.0.0.1 "$M"
-"$BIN" --port "$M" --replica-port "$R1" --replica-port "$R2" "$@"
+SH=()
+for _ in 1 2 3 4; do p=$(free_port); start "$p"; SH+=(--shard-port "$p"); done
+TW=()
+if command -v nutcracker >/dev/null; then
+    T=$(free_port)
+    TS=$(free_port)
+    printf 'bench:\n  listen: 127.0.0.1:%s\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n  servers:\n   - 127.0.0.1:%s:1\n' \
+        "$T" "$M" >"$DIR/nutcracker.yml"
+    nutcracker -c "$DIR/nutcracker.yml" -o "$DIR/nutcracker.log" -s "$TS" -a 127.0.0.1 \
+        -p "$DIR/nutcracker.pid" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        [[ $(redis-cli -p "$T" SET bench:probe 1 2>/dev/null) == OK ]] && break
+        sleep 0.05
+    done
+    TW=(--twemproxy-port "$T")
+fi
+"$BIN" --port "$M" --replica-port "$R1" --replica-port "$R2" "${SH[@]}" "${TW[@]}" "$@"
