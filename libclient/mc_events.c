@@ -30,85 +30,25 @@
 
 #include "mc_cluster.h"
 #include "mc_internal.h"
+#include "mc_route.h"
 
 #define MC_EV_BATCH 256
 
-/* A group snapshot with hosts (like mc_route.c's, plus what events need). */
-struct evsnap {
-    uint32_t gi;
-    struct mshm_group g;
-    struct mshm_server s[MSHM_GROUP_SERVERS];
-    char host[MSHM_GROUP_SERVERS][MSHM_HOST_MAX];
-};
-
-static int
-copy_evsnap(const struct mshm_view *v, void *arg)
-{
-    struct evsnap *a = arg;
-    const struct mshm_group *g = mshm_view_group(v, a->gi);
-    uint32_t i;
-
-    if (g == NULL) {
-        return MSHM_ERR_RANGE;
-    }
-    mshm_copy_in(&a->g, g, sizeof(*g));
-    if ((a->g.flags & MSHM_GF_IN_USE) == 0) {
-        return MSHM_ERR_NOTFOUND;
-    }
-    if (a->g.n_servers > MSHM_GROUP_SERVERS) {
-        return MSHM_ERR_CORRUPT;
-    }
-    for (i = 0; i < a->g.n_servers; i++) {
-        const struct mshm_server *s = mshm_view_server(v, a->g.servers[i]);
-
-        if (s == NULL) {
-            return MSHM_ERR_CORRUPT;
-        }
-        mshm_copy_in(&a->s[i], s, sizeof(*s));
-        if (a->s[i].flags & MSHM_SF_HOST_LONG) {
-            const struct mshm_longname *ln = mshm_view_longname(v, a->s[i].longname_idx);
-
-            if (ln == NULL) {
-                return MSHM_ERR_CORRUPT;
-            }
-            mshm_copy_in(a->host[i], ln->host, MSHM_HOST_MAX);
-        } else {
-            mshm_copy_in(a->host[i], a->s[i].host, MSHM_HOST_INLINE);
-        }
-    }
-    return MSHM_OK;
-}
-
 /* Snapshot the tracked group (by index, verified by name; re-found if moved). */
 static int
-snap(marshal_client *c, struct mc_evgroup *eg, struct evsnap *es)
+snap(marshal_client *c, struct mc_evgroup *eg, struct mc_gsnap *es)
 {
-    uint32_t gi;
-    int rc;
+    int rc = mc_gsnap_read(c, eg->name, eg->gidx, 1, es);
 
-    es->gi = eg->gidx;
-    rc = mshm_read(&c->rd, copy_evsnap, es, NULL);
-    if (rc == MSHM_OK && strncmp(es->g.name, eg->name, MSHM_NAME_MAX) == 0) {
-        return MSHM_OK;
-    }
-    rc = mshm_find_group(&c->rd, eg->name, &gi);
-    if (rc != MSHM_OK) {
-        return rc;
-    }
-    es->gi = gi;
-    rc = mshm_read(&c->rd, copy_evsnap, es, NULL);
-    if (rc == MSHM_OK && strncmp(es->g.name, eg->name, MSHM_NAME_MAX) != 0) {
-        rc = MSHM_ERR_BUSY;
-    }
     if (rc == MSHM_OK) {
-        eg->gidx = gi;
+        eg->gidx = es->gi;
     }
     return rc;
 }
 
 /* Remember server i of the snapshot in the tracker (health as given). */
 static void
-track_server(struct mc_evgroup *eg, const struct evsnap *es, uint32_t i, uint8_t health)
+track_server(struct mc_evgroup *eg, const struct mc_gsnap *es, uint32_t i, uint8_t health)
 {
     struct mc_evserver *t = NULL;
     uint32_t j;
@@ -151,7 +91,7 @@ find_server(struct mc_evgroup *eg, uint32_t sidx)
 
 /* Baseline: what the group looks like now counts as delivered. */
 static void
-prime(marshal_client *c, struct mc_evgroup *eg, const struct evsnap *es)
+prime(marshal_client *c, struct mc_evgroup *eg, const struct mc_gsnap *es)
 {
     uint32_t i;
 
@@ -176,7 +116,7 @@ int
 mc_events_track(marshal_client *c, marshal_target *t)
 {
     struct mc_evgroup *eg;
-    struct evsnap *es;
+    struct mc_gsnap *es;
     int rc;
 
     for (eg = c->evgroups; eg != NULL; eg = eg->next) {
@@ -328,10 +268,10 @@ tracker_of(marshal_client *c, const struct mshm_event *ev)
 
 /* One ring event: delivered when its counter (or the tracked health) says it is new. */
 static int
-ring_event(marshal_client *c, const struct mshm_event *ev, const struct evsnap *snaps)
+ring_event(marshal_client *c, const struct mshm_event *ev, const struct mc_gsnap *snaps)
 {
     struct mc_evgroup *eg = tracker_of(c, ev);
-    const struct evsnap *es;
+    const struct mc_gsnap *es;
     struct mc_evserver *s, *old;
     struct mc_evgroup *g;
     int k = 0;
@@ -412,7 +352,7 @@ ring_event(marshal_client *c, const struct mshm_event *ev, const struct evsnap *
 
 /* Counter increments the ring did not explain: deliver them without detail. */
 static int
-reconcile(marshal_client *c, struct mc_evgroup *eg, const struct evsnap *es, int lost)
+reconcile(marshal_client *c, struct mc_evgroup *eg, const struct mc_gsnap *es, int lost)
 {
     const struct mc_evserver *m = NULL;
     uint32_t i;
@@ -516,7 +456,7 @@ static void
 new_segment(marshal_client *c)
 {
     struct mc_evgroup *eg;
-    struct evsnap *es = malloc(sizeof(*es));
+    struct mc_gsnap *es = malloc(sizeof(*es));
 
     c->ev_segment_id = c->rd.geo.segment_id;
     if (es == NULL) {
@@ -534,7 +474,7 @@ MARSHAL_API int
 marshal_client_poll(marshal_client *c)
 {
     struct mshm_event batch[MC_EV_BATCH];
-    struct evsnap *snaps;
+    struct mc_gsnap *snaps;
     struct mc_evgroup *eg;
     uint64_t lost = 0, drain;
     uint32_t notify;

@@ -15,18 +15,10 @@
 #include "mc_internal.h"
 #include "mc_route.h"
 
-/* A group with its servers and their hosts, copied under the latch. */
-struct gsnap {
-    uint32_t gi;
-    struct mshm_group g;
-    struct mshm_server s[MSHM_GROUP_SERVERS];
-    char host[MSHM_GROUP_SERVERS][MSHM_HOST_MAX];
-};
-
 static int
 copy_gsnap(const struct mshm_view *v, void *arg)
 {
-    struct gsnap *a = arg;
+    struct mc_gsnap *a = arg;
     const struct mshm_group *g = mshm_view_group(v, a->gi);
     uint32_t i, n;
 
@@ -62,9 +54,9 @@ copy_gsnap(const struct mshm_view *v, void *arg)
     return MSHM_OK;
 }
 
-/* Snapshot the group called name, trying index hint first. */
-static int
-snap_by_name(marshal_client *c, const char *name, uint32_t hint, int have_hint, struct gsnap *gs)
+int
+mc_gsnap_read(marshal_client *c, const char *name, uint32_t hint, int have_hint,
+              struct mc_gsnap *gs)
 {
     uint32_t gi;
     int rc;
@@ -107,7 +99,7 @@ readable(const struct mshm_server *s)
 
 /* Is conn k one of the servers of this snapshot? */
 static int
-in_snap(const struct gsnap *gs, const struct mc_conn *k)
+in_snap(const struct mc_gsnap *gs, const struct mc_conn *k)
 {
     uint32_t i;
 
@@ -134,14 +126,14 @@ mc_route_rebuild(marshal_target *t)
 {
     marshal_client *c = t->c;
     struct mc_route *r = &t->r, nr;
-    struct gsnap *gs, gsbuf;
+    struct mc_gsnap *gs, gsbuf;
     uint32_t notify, i;
     int rc, tries;
 
     gs = &gsbuf;
     for (tries = 0;; tries++) {
         notify = mc_notify(c);
-        rc = snap_by_name(c, t->name, r->gidx, r->valid, gs);
+        rc = mc_gsnap_read(c, t->name, r->gidx, r->valid, gs);
         if (rc != MSHM_ERR_BUSY || tries >= 3) {
             break;
         }

@@ -7,6 +7,21 @@
 #include "mc_commands.h"
 #include "mc_internal.h"
 
+/* A group with its servers and their hosts, copied under the latch. */
+struct mc_gsnap {
+    uint32_t gi;                                  /* the group's record index */
+    struct mshm_group g;
+    struct mshm_server s[MSHM_GROUP_SERVERS];
+    char host[MSHM_GROUP_SERVERS][MSHM_HOST_MAX];
+};
+
+/*
+ * Snapshot the group called name: record hint first when have_hint (verified
+ * by name), else found by name.  MSHM_OK, NOTFOUND, BUSY, CORRUPT.
+ */
+int mc_gsnap_read(marshal_client *c, const char *name, uint32_t hint, int have_hint,
+                  struct mc_gsnap *gs);
+
 /* In/out of a pick. */
 struct mc_pick {
     struct mc_conn *avoid;     /* in: a server that just failed this command       */
