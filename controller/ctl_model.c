@@ -111,6 +111,12 @@ struct ctl_model {
     int warming;
     int adopted;
     uint64_t start_ms;
+    /* Mirror divergence (tag-20261125-3): per configured cluster (config
+     * order = segment cluster index), bit j set = members[j] missed writes
+     * its primary applied.  Kept here, not only in the segment, so every
+     * republish and reload carries it; set by ctl_model_mirror_diverged(),
+     * carried over from an adopted segment, remapped by name on reload. */
+    uint32_t *diverged;          /* cfg->n_clusters words (>= 1 allocated)  */
 };
 
 /* ---- events funnel ------------------------------------------------------ */
@@ -170,6 +176,46 @@ ctl_event(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
     } else {
         log_notice("%s %s", word, g->cfg->name);
     }
+}
+
+/*
+ * The funnel's cluster side: member j of mirror cluster (or farm) ci was
+ * marked diverged (on) or cleared.  Marking logs "+mirror-diverged CLUSTER
+ * MEMBER", runs the notification program (mirrorDiverged CLUSTER MEMBER) and
+ * queues MSHM_EV_MIRROR_DIVERGED: cluster_idx = ci; for a marshal1 cluster
+ * group_idx = the member group's index; for a marshal10 farm group_idx =
+ * MSHM_NONE and old_idx = the member cluster's index.  Clearing has no
+ * event type: it is logged ("-mirror-diverged") and shows in the flag.
+ */
+static void
+mirror_event(struct ctl_model *m, uint32_t ci, uint32_t j, int on)
+{
+    const struct ctl_cluster_cfg *c = &m->cfg->clusters[ci];
+    const struct ctl_member_cfg *mc = &c->members[j];
+    struct mshm_event ev;
+
+    if (!on) {
+        log_notice("-mirror-diverged %s %s", c->name, mc->name);
+        return;
+    }
+    if (m->hooks.event != NULL) {
+        m->hooks.event(m->hooks.ud, "mirrorDiverged", c->name, mc->name, NULL, 0);
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.type = MSHM_EV_MIRROR_DIVERGED;
+    ev.cluster_idx = ci;
+    ev.server_idx = ev.new_idx = MSHM_NONE;
+    if (c->rule == CTL_RULE_MARSHAL10) {
+        ev.group_idx = MSHM_NONE;
+        ev.old_idx = mc->idx;
+    } else {
+        ev.group_idx = m->groups[mc->idx].idx;
+        ev.old_idx = MSHM_NONE;
+    }
+    if (mshm_w_emit(m->w, &ev) != MSHM_OK) {
+        log_warn("event queue full: +mirror-diverged %s %s not queued", c->name, mc->name);
+    }
+    log_notice("+mirror-diverged %s %s", c->name, mc->name);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -379,6 +425,133 @@ configured_power(const struct mgroup *g, const struct ctl_addr *a)
     return 1;
 }
 
+/* ---- mirror divergence (tag-20261125-3) ---------------------------------- */
+
+/* Is c a mirror: a marshal1 cluster (members are groups) or a marshal10
+ * farm (members are clusters)? */
+static int
+is_mirror(const struct ctl_cluster_cfg *c)
+{
+    return c->rule == CTL_RULE_MARSHAL1 || c->rule == CTL_RULE_MARSHAL10;
+}
+
+/* Position of the cluster or farm called name in cfg, or -1. */
+static int
+cfg_cluster(const struct ctl_config *cfg, const char *name)
+{
+    uint32_t i;
+
+    for (i = 0; i < cfg->n_clusters; i++) {
+        if (strcmp(cfg->clusters[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Position of member name in c, or -1. */
+static int
+cfg_member(const struct ctl_cluster_cfg *c, const char *name)
+{
+    uint32_t j;
+
+    for (j = 0; j < c->n_members && j < MSHM_CLUSTER_MEMBERS; j++) {
+        if (strcmp(c->members[j].name, name) == 0) {
+            return (int)j;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Restart: carry over the DIVERGED flags an adopted segment holds, for
+ * mirrors and members that still exist (matched by name: the configuration
+ * may have reordered them) and are not the primary now.
+ */
+static void
+adopt_diverged(struct ctl_model *m)
+{
+    const struct mshm_geo *geo = mshm_w_geo(m->w);
+    uint32_t i, j;
+
+    for (i = 0; i < geo->cluster_cap; i++) {
+        const struct mshm_cluster *r = mshm_w_cluster(m->w, i);
+        const struct ctl_cluster_cfg *c;
+        char name[MSHM_NAME_MAX];
+        int ci, mj;
+
+        if ((r->flags & MSHM_CF_IN_USE) == 0) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "%s", r->name);
+        if ((ci = cfg_cluster(m->cfg, name)) < 0 || !is_mirror(&m->cfg->clusters[ci])) {
+            continue;
+        }
+        c = &m->cfg->clusters[ci];
+        for (j = 0; j < r->n_members && j < MSHM_CLUSTER_MEMBERS; j++) {
+            const char *mname = NULL;
+            uint32_t idx = r->members[j].idx;
+
+            if ((r->members[j].flags & MSHM_MF_DIVERGED) == 0) {
+                continue;
+            }
+            if (r->kind == MSHM_KIND_FARM && idx < geo->cluster_cap &&
+                (mshm_w_cluster(m->w, idx)->flags & MSHM_CF_IN_USE)) {
+                mname = mshm_w_cluster(m->w, idx)->name;
+            } else if (r->kind == MSHM_KIND_CLUSTER && idx < geo->group_cap &&
+                       (mshm_w_group(m->w, idx)->flags & MSHM_GF_IN_USE)) {
+                mname = mshm_w_group(m->w, idx)->name;
+            }
+            if (mname == NULL) {
+                continue;
+            }
+            snprintf(name, sizeof(name), "%s", mname);
+            mj = cfg_member(c, name);
+            if (mj < 0 || mj == c->primary ||
+                (r->kind == MSHM_KIND_FARM) != (c->rule == CTL_RULE_MARSHAL10)) {
+                log_notice("-mirror-diverged %s %s: not a mirror member any more", c->name,
+                           name);
+                continue;
+            }
+            m->diverged[ci] |= 1u << mj;
+            log_notice("mirror %s: member %s still diverged (adopted)", c->name, name);
+        }
+    }
+}
+
+/*
+ * Reload: translate the divergence bits of cur into d (zeroed, one word per
+ * cluster of next) by cluster and member name.  A mirror or member the
+ * reload removed (or turned into the primary, or into another rule) loses
+ * its bit.
+ */
+static void
+remap_diverged(const struct ctl_config *cur, const uint32_t *bits,
+               const struct ctl_config *next, uint32_t *d)
+{
+    uint32_t i, j;
+
+    for (i = 0; i < cur->n_clusters; i++) {
+        const struct ctl_cluster_cfg *c = &cur->clusters[i];
+        int ni = cfg_cluster(next, c->name), nj;
+
+        for (j = 0; bits[i] != 0 && j < c->n_members && j < MSHM_CLUSTER_MEMBERS; j++) {
+            if ((bits[i] & (1u << j)) == 0) {
+                continue;
+            }
+            nj = ni >= 0 && is_mirror(&next->clusters[ni]) &&
+                 (next->clusters[ni].rule == c->rule)
+                     ? cfg_member(&next->clusters[ni], c->members[j].name) : -1;
+            if (nj < 0 || nj == next->clusters[ni].primary) {
+                log_notice("-mirror-diverged %s %s: removed by the reload", c->name,
+                           c->members[j].name);
+                continue;
+            }
+            d[ni] |= 1u << nj;
+        }
+    }
+}
+
 /* ---- construction ------------------------------------------------------- */
 
 static int
@@ -520,10 +693,13 @@ ctl_model_new(const struct ctl_config *cfg, struct mshm_writer *w)
     m->longname_cap = geo->longname_cap;
     m->idx_used = calloc(geo->server_cap, 1);
     m->ln_used = calloc(geo->longname_cap ? geo->longname_cap : 1, 1);
-    if (m->idx_used == NULL || m->ln_used == NULL || build_groups(m, cfg) != 0) {
+    m->diverged = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*m->diverged));
+    if (m->idx_used == NULL || m->ln_used == NULL || m->diverged == NULL ||
+        build_groups(m, cfg) != 0) {
         ctl_model_free(m);
         return NULL;
     }
+    adopt_diverged(m);
     for (i = 0; i < geo->group_cap; i++) {
         if (mshm_w_group(w, i)->flags & MSHM_GF_IN_USE) {
             m->adopted = 1;
@@ -583,6 +759,7 @@ ctl_model_free(struct ctl_model *m)
     free(m->groups);
     free(m->idx_used);
     free(m->ln_used);
+    free(m->diverged);
     free(m);
 }
 
@@ -1332,6 +1509,9 @@ publish_clusters(struct ctl_model *m)
                                                             : m->groups[c->members[j].idx].idx;
             rec.members[j].power = (uint16_t)c->members[j].power;
             rec.members[j].flags = (int)j == c->primary ? MSHM_MF_PRIMARY : 0;
+            if (m->diverged[i] & (1u << j)) {
+                rec.members[j].flags |= MSHM_MF_DIVERGED;
+            }
         }
         mshm_w_put_cluster(m->w, i, &rec);
     }
@@ -1340,6 +1520,48 @@ publish_clusters(struct ctl_model *m)
             mshm_w_del_cluster(m->w, i);
         }
     }
+}
+
+int
+ctl_model_mirror_diverged(struct ctl_model *m, const char *cluster, const char *member, int on,
+                          char *why, size_t whylen)
+{
+    const struct ctl_cluster_cfg *c;
+    int ci, j;
+    uint32_t bit;
+
+    if ((ci = cfg_cluster(m->cfg, cluster)) < 0) {
+        snprintf(why, whylen, "no cluster or farm named \"%s\"", cluster);
+        return -1;
+    }
+    c = &m->cfg->clusters[ci];
+    if (!is_mirror(c)) {
+        snprintf(why, whylen, "%s is a %s cluster, not a mirror (marshal1 or marshal10)",
+                 c->name, ctl_rule_name(c->rule));
+        return -1;
+    }
+    if ((uint32_t)ci >= mshm_w_geo(m->w)->cluster_cap) {
+        snprintf(why, whylen, "%s is not in the segment (segment.capacity.clusters)", c->name);
+        return -1;
+    }
+    if ((j = cfg_member(c, member)) < 0) {
+        snprintf(why, whylen, "%s has no member \"%s\"", c->name, member);
+        return -1;
+    }
+    if (j == c->primary) {
+        snprintf(why, whylen, "%s is the primary of %s", member, c->name);
+        return -1;
+    }
+    bit = 1u << j;
+    if (((m->diverged[ci] & bit) != 0) == (on != 0)) {
+        return 0;
+    }
+    m->diverged[ci] ^= bit;
+    mirror_event(m, (uint32_t)ci, (uint32_t)j, on);
+    if (!m->warming) {
+        publish_clusters(m);    /* committed by the next ctl_model_flush */
+    }
+    return 1;
 }
 
 /* After warm-up: remove adopted records nothing in the model owns. */
@@ -1550,11 +1772,27 @@ rebuild(struct ctl_model *m, const struct ctl_config *cfg)
 int
 ctl_model_reconfigure(struct ctl_model *m, const struct ctl_config *cfg)
 {
+    const struct ctl_config *old = m->cfg;
+    uint32_t *div = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*div));
     uint32_t i;
 
-    if (!same_topology(m, cfg)) {
-        return rebuild(m, cfg);
+    if (div == NULL) {
+        return -1;
     }
+    if (!same_topology(m, cfg)) {
+        if (rebuild(m, cfg) != 0) {
+            free(div);
+            return -1;
+        }
+        /* clusters are published with the first resolve of the new topology */
+        remap_diverged(old, m->diverged, cfg, div);
+        free(m->diverged);
+        m->diverged = div;
+        return 0;
+    }
+    remap_diverged(old, m->diverged, cfg, div);
+    free(m->diverged);
+    m->diverged = div;
     m->cfg = cfg;
     for (i = 0; i < cfg->n_groups; i++) {
         struct mgroup *g = &m->groups[i];

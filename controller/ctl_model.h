@@ -14,6 +14,7 @@
 #ifndef CTL_MODEL_H
 #define CTL_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ctl_config.h"
@@ -122,6 +123,22 @@ void ctl_model_sentinel_count(struct ctl_model *m, uint32_t n);
 /* Sentinel input: a relevant event arrived (channel incl. +/-, payload). */
 void ctl_model_sentinel_event(struct ctl_model *m, uint32_t si, const char *channel,
                               const char *payload);
+
+/*
+ * Control input (ctl_control): mark member `member` of the mirror `cluster`
+ * (a marshal1 cluster: a member group; a marshal10 farm: a member cluster)
+ * diverged (on = 1) or clear the mark (on = 0).  The mark lives in the
+ * model, so every republish and reload keeps it (a reload that removes the
+ * mirror or the member drops it) and a restart carries it over from the
+ * adopted segment.  Marking emits MSHM_EV_MIRROR_DIVERGED through the event
+ * funnel ("+mirror-diverged CLUSTER MEMBER"); clearing logs
+ * "-mirror-diverged".  The cluster record is republished at the next flush.
+ * Returns 1 (changed), 0 (already so) or -1: refused, with the reason in
+ * why[whylen] (no such cluster or member, not a mirror, the primary).
+ * Names are only compared, never stored.
+ */
+int ctl_model_mirror_diverged(struct ctl_model *m, const char *cluster, const char *member,
+                              int on, char *why, size_t whylen);
 
 /* Publish everything that changed since the last flush.  Call once per loop
  * iteration (ev_prepare).  Returns records published. */

@@ -6,6 +6,10 @@
  *   ev_prepare: ctl_model_flush()  (every change published before the loop
  *                                   blocks again: sub-millisecond)
  *   timers: heartbeat, model tick;  signals: HUP reload, TERM/INT stop
+ *   ev_io: the control socket <segment>.ctl (ctl_control: mirror divergence)
+ *
+ * --clear-diverged CLUSTER MEMBER is the operator's side of that socket: it
+ * sends "clear" and waits (bounded) until the segment shows the mark gone.
  *
  * Runs in the foreground (systemd Type=simple); logs to stderr by default.
  */
@@ -20,6 +24,7 @@
 
 #include "ctl_config.h"
 #include "ctl_conn.h"
+#include "ctl_control.h"
 #include "ctl_health.h"
 #include "ctl_log.h"
 #include "ctl_model.h"
@@ -29,6 +34,7 @@
 
 #define CTL_EXIT_RUNTIME 1
 #define CTL_EXIT_CONFIG  2
+#define CTL_CLEAR_WAIT_MS 5000   /* --clear-diverged: how long to wait for the segment */
 
 /* Everything the daemon owns. */
 struct daemon {
@@ -40,6 +46,7 @@ struct daemon {
     struct ctl_health *h;
     struct ctl_sentinels *s;
     struct ctl_notify *notify;
+    struct ctl_control *control; /* the control socket                      */
     ev_prepare flush;
     ev_timer heartbeat, tick;
     ev_signal sighup, sigterm, sigint;
@@ -51,13 +58,21 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: marshal-controller [-c FILE] [--check-config]\n"
+            "       marshal-controller [-c FILE] --clear-diverged CLUSTER MEMBER\n"
             "  -c, --config FILE   configuration (default /etc/marshal/marshal.conf)\n"
             "      --check-config  validate the configuration, print a summary, exit\n"
+            "      --clear-diverged CLUSTER MEMBER\n"
+            "                      tell the running controller that mirror MEMBER (a group\n"
+            "                      of marshal1 cluster CLUSTER, or a cluster of marshal10\n"
+            "                      farm CLUSTER) is in sync again, and wait up to 5 s for\n"
+            "                      the segment to show it (root or the controller's user)\n"
             "  -h, --help          this text\n"
             "Runs in the foreground; SIGHUP reloads the configuration (the old one is\n"
             "kept if the new one is invalid), SIGTERM/SIGINT stop it.  The segment is\n"
-            "left in place on exit, marked WRITER_STOPPED.\n"
-            "exit status: 0 ok, 1 runtime error, 2 configuration error\n");
+            "left in place on exit, marked WRITER_STOPPED.  Applications report\n"
+            "diverged mirrors through the socket <segment path>.ctl.\n"
+            "exit status: 0 ok, 1 runtime error (--clear-diverged: not cleared),\n"
+            "2 configuration or usage error\n");
 }
 
 static void
@@ -300,6 +315,11 @@ run(struct daemon *d)
         log_warn("cannot start the sentinel client");
         return CTL_EXIT_RUNTIME;
     }
+    /* after the segment (its lock makes the path ours) and the model */
+    d->control = ctl_control_new(d->loop, d->cfg, d->m);
+    if (d->control == NULL) {
+        return CTL_EXIT_RUNTIME;
+    }
 
     ev_prepare_init(&d->flush, on_prepare);
     d->flush.data = d;
@@ -319,6 +339,7 @@ run(struct daemon *d)
 static void
 teardown(struct daemon *d)
 {
+    ctl_control_free(d->control);   /* removes the socket */
     if (d->s != NULL) {
         ctl_sentinels_free(d->s);
     }
@@ -345,11 +366,13 @@ main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, 'C'},
+        {"clear-diverged", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d;
     char err[1024];
+    const char *clear_cluster = NULL, *clear_member = NULL;
     int ch, check = 0, rc;
 
     memset(&d, 0, sizeof(d));
@@ -362,6 +385,9 @@ main(int argc, char **argv)
         case 'C':
             check = 1;
             break;
+        case 'D':
+            clear_cluster = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -370,7 +396,10 @@ main(int argc, char **argv)
             return CTL_EXIT_CONFIG;
         }
     }
-    if (optind != argc) {
+    if (clear_cluster != NULL && !check && optind == argc - 1) {
+        clear_member = argv[optind++];
+    }
+    if (optind != argc || (clear_cluster != NULL && clear_member == NULL)) {
         usage(stderr);
         return CTL_EXIT_CONFIG;
     }
@@ -389,6 +418,22 @@ main(int argc, char **argv)
         ctl_config_free(d.cfg);
         free(d.cfg);
         return 0;
+    }
+    if (clear_cluster != NULL) {
+        int was_set = 0;
+
+        rc = ctl_control_clear(d.cfg->seg_path, clear_cluster, clear_member, CTL_CLEAR_WAIT_MS,
+                               &was_set, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "marshal-controller: --clear-diverged %s %s: %s\n", clear_cluster,
+                    clear_member, err);
+        } else {
+            printf("%s %s: %s\n", clear_cluster, clear_member,
+                   was_set ? "cleared" : "was not diverged");
+        }
+        ctl_config_free(d.cfg);
+        free(d.cfg);
+        return rc == 0 ? 0 : CTL_EXIT_RUNTIME;
     }
     if (ctl_log_open(d.cfg) != 0) {
         fprintf(stderr, "marshal-controller: cannot open log file %s\n", d.cfg->log_file);

@@ -86,6 +86,8 @@
  *     "old_index": int|null, "old": "host:port"|null,
  *     "new_index": int|null, "new": "host:port"|null,
  *     "cluster_index": int|null, "cluster": str|null,
+ *     "member": str|null  (mirror_diverged: the member group, or a farm's
+ *                          member cluster, whose index is then old_index),
  *     "text": str     (the table's Sentinel-style line; non-printable bytes as \xNN)
  *   } ... ],
  *   "events_lost": int                     (skipped while reading: overrun)
@@ -778,6 +780,10 @@ event_text(const struct ctx *c, const struct mshm_event *e, char *out, size_t le
         snprintf(out, len, "+config-reload");
         break;
     case MSHM_EV_MIRROR_DIVERGED:
+        /* the member: a group (marshal1), or a cluster in old_idx (farm) */
+        if (e->group_idx == MSHM_NONE && e->old_idx != MSHM_NONE) {
+            cluster_label(c, e->old_idx, g, sizeof(g));
+        }
         snprintf(out, len, "+mirror-diverged %s %s",
                  cluster_label(c, e->cluster_idx, cl, sizeof(cl)), g);
         break;
@@ -1339,12 +1345,27 @@ json_events(struct ctx *c, uint32_t n)
         jstr("group", group_ok(c, e->group_idx) ? c->st.groups[e->group_idx].name : NULL,
              MSHM_NAME_MAX);
         json_server_ref(c, "server_index", "server", e->server_idx);
-        json_server_ref(c, "old_index", "old", e->old_idx);
+        if (e->type == MSHM_EV_MIRROR_DIVERGED) {
+            /* old_idx: a farm's member cluster, not a server */
+            jidx("old_index", e->old_idx);
+            jnull("old");
+        } else {
+            json_server_ref(c, "old_index", "old", e->old_idx);
+        }
         json_server_ref(c, "new_index", "new", e->new_idx);
         jidx("cluster_index", e->cluster_idx);
         jstr("cluster",
              cluster_ok(c, e->cluster_idx) ? c->st.clusters[e->cluster_idx].name : NULL,
              MSHM_NAME_MAX);
+        if (e->type != MSHM_EV_MIRROR_DIVERGED) {
+            jnull("member");
+        } else if (e->group_idx != MSHM_NONE) {
+            jstr("member", group_ok(c, e->group_idx) ? c->st.groups[e->group_idx].name : NULL,
+                 MSHM_NAME_MAX);
+        } else {
+            jstr("member", cluster_ok(c, e->old_idx) ? c->st.clusters[e->old_idx].name : NULL,
+                 MSHM_NAME_MAX);
+        }
         jstr("text", event_text(c, e, txt, sizeof(txt)), sizeof(txt));
         jclose('}');
     }
@@ -1452,7 +1473,9 @@ check_ring_once(const struct mshm_reader *r, int known_types, uint64_t *present,
         }
         if ((ev.group_idx != MSHM_NONE && ev.group_idx >= r->geo.group_cap) ||
             (ev.server_idx != MSHM_NONE && ev.server_idx >= r->geo.server_cap) ||
-            (ev.old_idx != MSHM_NONE && ev.old_idx >= r->geo.server_cap) ||
+            (ev.old_idx != MSHM_NONE &&
+             ev.old_idx >= (ev.type == MSHM_EV_MIRROR_DIVERGED ? r->geo.cluster_cap
+                                                                : r->geo.server_cap)) ||
             (ev.new_idx != MSHM_NONE && ev.new_idx >= r->geo.server_cap) ||
             (ev.cluster_idx != MSHM_NONE && ev.cluster_idx >= r->geo.cluster_cap)) {
             snprintf(err, len, "event seq %" PRIu64 " refers to a record index beyond "
