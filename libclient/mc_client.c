@@ -551,7 +551,7 @@ marshal_target_close(marshal_target *t)
     while (t->pend_len > 0) {
         struct mc_pend *p = &t->pend[t->pend_head];
 
-        if (p->conn->ctx != NULL && p->epoch == p->conn->epoch) {
+        if (p->conn != NULL && p->conn->ctx != NULL && p->epoch == p->conn->epoch) {
             mc_conn_drop(c, p->conn, MARSHAL_ERR_IO);
         }
         t->pend_head = (t->pend_head + 1) % t->pend_cap;

@@ -144,6 +144,7 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
                 goto out_members;
             }
             members[i]->route_override = t->route_override;
+            members[i]->parent = t;
         }
         nodes[i].name = names[i];
         nodes[i].weight = rec->members[i].power > 0 ? rec->members[i].power : 1;

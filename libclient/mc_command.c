@@ -212,6 +212,32 @@ pin_update(marshal_target *t, struct mc_conn *k, int sp, const redisReply *rep)
     }
 }
 
+/*
+ * Connection k owes replies to another target's pipeline (targets of one
+ * client share connections).  If those are mirror legs sent without
+ * waiting, read them now through their mirror (which counts failures);
+ * otherwise the caller misuses pipelines: MARSHAL_ERR_PIPELINE.
+ */
+static int
+reclaim(marshal_target *t, struct mc_conn *k)
+{
+    marshal_target *o = k->owner, *up;
+
+    for (up = o != NULL ? o->parent : NULL; up != NULL; up = up->parent) {
+        if (up->cl != NULL && up->cl->rule != MSHM_RULE_MARSHAL0) {
+            mc_mirror_drain(up, 1);
+            break;
+        }
+    }
+    if (k->pending > 0 && k->owner != t) {
+        mc_seterr(t->c, MARSHAL_ERR_PIPELINE,
+                  "%s:%u owes pipelined replies to another target: read them first", k->host,
+                  k->port);
+        return MARSHAL_ERR_PIPELINE;
+    }
+    return MARSHAL_OK;
+}
+
 /* ---- the single-command path ---------------------------------------------------------- */
 
 /* Writes refused by the stale-controller policy? */
@@ -330,9 +356,7 @@ mc_run(marshal_target *t, const char *cmd, size_t len)
                 return finish(c, NULL, p.status, MARSHAL_OUTCOME_NOT_APPLIED);
             }
         }
-        if (k->pending > 0) {
-            mc_seterr(c, MARSHAL_ERR_PIPELINE,
-                      "%s:%u owes pipelined replies to another target", k->host, k->port);
+        if (k->pending > 0 && reclaim(t, k) != MARSHAL_OK) {
             return NULL;
         }
         attempts++;
@@ -551,10 +575,14 @@ mc_append_formatted(marshal_target *t, const char *cmd, size_t len)
     if (rc != MARSHAL_OK) {
         return rc;
     }
+    if (k->pending > 0 && k->owner != t && (rc = reclaim(t, k)) != MARSHAL_OK) {
+        return rc;
+    }
     rc = mc_conn_append(c, k, cmd, len);
     if (rc != MARSHAL_OK) {
         return rc;
     }
+    k->owner = t;
     start = k->out_queued - len;
     e = &t->pend[(t->pend_head + t->pend_len) % t->pend_cap];
     e->conn = k;

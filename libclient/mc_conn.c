@@ -61,6 +61,7 @@ mc_conn_drop(marshal_client *c, struct mc_conn *k, int status)
     redisFree(k->ctx);
     k->ctx = NULL;
     k->pending = 0;
+    k->owner = NULL;
 }
 
 void
@@ -133,6 +134,7 @@ mc_conn_connect(marshal_client *c, struct mc_conn *k)
     k->epoch++;
     k->out_queued = k->out_sent = 0;
     k->pending = 0;
+    k->owner = NULL;
     /* AUTH and SELECT under the connect bound, then the command bound */
     redisSetTimeout(ctx, tv);
     redisEnableKeepAlive(ctx);
@@ -271,8 +273,8 @@ mc_conn_read(marshal_client *c, struct mc_conn *k, redisReply **reply)
         mc_conn_drop(c, k, st);
         return st;
     }
-    if (k->pending > 0) {
-        k->pending--;
+    if (k->pending > 0 && --k->pending == 0) {
+        k->owner = NULL;
     }
     k->last_used_ns = mc_coarse_ns();
     *reply = r;

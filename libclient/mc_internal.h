@@ -37,6 +37,7 @@ struct mc_conn {
     uint64_t out_queued;          /* bytes appended to this ctx                      */
     uint64_t out_sent;            /* bytes of them written to the socket             */
     int pending;                  /* pipelined replies not yet read                  */
+    marshal_target *owner;        /* target whose pipeline they belong to (pending)  */
     uint64_t last_used_ns;        /* coarse clock: last I/O                          */
     uint64_t suspect_until_ns;    /* coarse clock: skip for reads until then         */
     struct mc_conn *next;         /* client's list                                   */
@@ -83,6 +84,7 @@ struct marshal_target {
     struct mc_evgroup *eg;        /* event tracker of this group                     */
     struct mc_cluster *cl;        /* cluster targets: members and ring (else NULL)   */
     int internal;                 /* a cluster's member: not the application's      */
+    marshal_target *parent;       /* internal members: the cluster or farm           */
     char info_host[MSHM_HOST_MAX];/* storage behind marshal_target_info.master_host  */
     struct marshal_target *next;
 };

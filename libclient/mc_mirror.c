@@ -14,7 +14,9 @@
  *                     or marshal_client_poll) -- a failed mirror leg is
  *                     counted.
  * Reads go to the primary group, and to the first mirror with a readable
- * server when the primary has none (a mirror marked diverged is skipped).
+ * server when the primary has none (a mirror marked diverged is skipped);
+ * on a farm, to the first cluster where every key of the command is in a
+ * group with a readable server.
  * Every leg's result is in marshal_client_legs(); the outcome is APPLIED only
  * when every leg applied (policy all) or the primary applied (policy
  * primary, mirror legs UNKNOWN until read).
@@ -236,32 +238,42 @@ mc_mirror_drain(marshal_target *t, int block)
 
 /* ---- reads ----------------------------------------------------------------------------- */
 
-/* Can member g (a group, or a farm's cluster: the group of the first key) serve a read? */
+/* Can group target g serve a read now (per its cached route)? */
+static int
+group_can_read(marshal_target *g)
+{
+    if (mc_route_refresh(g) != MARSHAL_OK) {
+        return 0;
+    }
+    return (g->r.master != NULL && g->r.master_up) || g->r.wrr.n > 0;
+}
+
+/*
+ * Can member g serve this read: a group, or a farm's cluster whose groups
+ * holding the command's keys (every one of them) can?
+ */
 static int
 can_read(marshal_target *g, const struct mc_cmd *e, const struct mc_argv *a)
 {
-    marshal_target *grp = g;
+    int pos[MC_ARGV_STACK], n, i, k;
 
-    if (g->cl != NULL) {
-        int pos[MC_ARGV_STACK], n, k;
-
-        if (mc_cluster_refresh(g) != MARSHAL_OK) {
-            return 0;
-        }
-        n = e != NULL ? mc_cmd_keys(e, a->argc, a->argv, a->argvlen, pos, MC_ARGV_STACK) : -1;
-        if (n <= 0) {
-            return 1;       /* let the cluster say why */
-        }
-        k = mc_cluster_place(g, a->argv[pos[0]], a->argvlen[pos[0]]);
-        if (k < 0) {
-            return 0;
-        }
-        grp = g->cl->member[k];
+    if (g->cl == NULL) {
+        return group_can_read(g);
     }
-    if (mc_route_refresh(grp) != MARSHAL_OK) {
+    if (mc_cluster_refresh(g) != MARSHAL_OK) {
         return 0;
     }
-    return (grp->r.master != NULL && grp->r.master_up) || grp->r.wrr.n > 0;
+    n = e != NULL ? mc_cmd_keys(e, a->argc, a->argv, a->argvlen, pos, MC_ARGV_STACK) : -1;
+    if (n <= 0) {
+        return 1;           /* let the cluster say why */
+    }
+    for (i = 0; i < n && i < MC_ARGV_STACK; i++) {
+        k = mc_cluster_place(g, a->argv[pos[i]], a->argvlen[pos[i]]);
+        if (k < 0 || !group_can_read(g->cl->member[k])) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static redisReply *

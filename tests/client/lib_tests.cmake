@@ -44,3 +44,19 @@ if(TARGET marshal-shm)
                        LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
                        RESOURCE_LOCK marshal_ctl_integration)
 endif()
+
+# marshal1 mirrors and marshal10 farms against real servers (mirror_check:
+# a driver over the public API).
+if(TARGET marshal-shm)
+  add_executable(mirror_check ${CMAKE_CURRENT_LIST_DIR}/mirror_check.c)
+  target_link_libraries(mirror_check PRIVATE marshal-shm PkgConfig::HIREDIS)
+  foreach(t IN ITEMS mirror farm)
+    add_test(NAME lib_${t}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lib_${t}.sh
+                     $<TARGET_FILE:marshal-controller> $<TARGET_FILE:marshal-shmdump>
+                     $<TARGET_FILE:mirror_check>)
+    set_tests_properties(lib_${t} PROPERTIES
+                         LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
+                         RESOURCE_LOCK marshal_ctl_integration)
+  endforeach()
+endif()
