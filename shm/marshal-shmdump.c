@@ -70,7 +70,10 @@
  *     "primary": int|null (member position), "flags": ["hash_tag"],
  *     "flags_raw": int, "change_seq": int,
  *     "members": [ {"index": int, "name": str|null, "power": int,
- *                   "flags": ["primary","diverged"]} ... ]
+ *                   "flags": ["primary","diverged"],
+ *                   (clusters only, the member group's health:)
+ *                   "master": "up"|"down"|"none", "replicas": int,
+ *                   "readable": int} ... ]
  *   } ... ],
  *   "farms": [ ... as clusters ... ],
  *   "events": [ {                           (the last --events N, oldest first)
@@ -1038,6 +1041,38 @@ print_groups(const struct ctx *c)
     }
 }
 
+/* A member group's health: master up?, replicas listed and readable. */
+struct ghealth {
+    int has_master, master_up;
+    uint32_t replicas, readable;
+};
+
+static struct ghealth
+group_health(const struct ctx *c, uint32_t gi)
+{
+    struct ghealth h = {0, 0, 0, 0};
+    const struct mshm_group *g;
+    uint32_t k;
+
+    if (!group_ok(c, gi)) {
+        return h;
+    }
+    g = &c->st.groups[gi];
+    h.has_master = g->master_idx != MSHM_NONE && !(g->flags & MSHM_GF_NO_MASTER) &&
+                   server_ok(c, g->master_idx);
+    h.master_up = h.has_master && c->st.servers[g->master_idx].health == MSHM_HEALTH_UP;
+    for (k = 0; k < g->n_servers && k < MSHM_GROUP_SERVERS; k++) {
+        uint32_t si = g->servers[k];
+
+        if (si == g->master_idx || !server_ok(c, si)) {
+            continue;
+        }
+        h.replicas++;
+        h.readable += (c->st.servers[si].flags & MSHM_SF_READABLE) != 0;
+    }
+    return h;
+}
+
 static void
 print_clusters(const struct ctx *c, unsigned kind)
 {
@@ -1074,11 +1109,16 @@ print_clusters(const struct ctx *c, unsigned kind)
 
             if (kind == MSHM_KIND_FARM) {
                 cluster_label(c, m->idx, mn, sizeof(mn));
+                printf("      %-22s power %-3u flags %s\n", mn, (unsigned)m->power,
+                       FLAGS(fl, member_flag_names, m->flags, 0, 0));
             } else {
+                struct ghealth h = group_health(c, m->idx);
+
                 group_label(c, m->idx, mn, sizeof(mn));
+                printf("      %-22s power %-3u master %-4s readable %u/%u  flags %s\n", mn,
+                       (unsigned)m->power, !h.has_master ? "none" : h.master_up ? "up" : "down",
+                       h.readable, h.replicas, FLAGS(fl, member_flag_names, m->flags, 0, 0));
             }
-            printf("      %-22s power %-3u flags %s\n", mn, (unsigned)m->power,
-                   FLAGS(fl, member_flag_names, m->flags, 0, 0));
         }
     }
 }
@@ -1306,8 +1346,13 @@ json_clusters(const struct ctx *c, const char *key, unsigned kind)
                 jstr("name", cluster_ok(c, m->idx) ? c->st.clusters[m->idx].name : NULL,
                      MSHM_NAME_MAX);
             } else {
+                struct ghealth h = group_health(c, m->idx);
+
                 jstr("name", group_ok(c, m->idx) ? c->st.groups[m->idx].name : NULL,
                      MSHM_NAME_MAX);
+                jstr("master", !h.has_master ? "none" : h.master_up ? "up" : "down", SIZE_MAX);
+                jnum("replicas", h.replicas);
+                jnum("readable", h.readable);
             }
             jnum("power", m->power);
             JFLAGS("flags", member_flag_names, m->flags, 0);

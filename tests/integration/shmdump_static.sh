@@ -37,7 +37,7 @@ for s in "layout 1.0" "controller LIVE" "GROUPS (2)" "CLUSTERS (2)" "FARMS (1)" 
          "127.0.0.1:7102" "$LONG:6399" "readable,host_long" "$WEIRD_TABLE" \
          "  c1  rule marshal0  dist ketama  hash fnv1a_64  hash_tag {}" \
          "  c2  rule marshal1  dist modula  hash crc16" \
-         "  f1  rule marshal10" "power 3   flags primary" "flags diverged" \
+         "  f1  rule marshal10" "power 3   master up   readable 3/3  flags primary" "flags diverged" \
          "-sdown master g1 127.0.0.1:7001" "-sdown slave 127.0.0.1:7002 @ g1" \
          "EVENTS (last 6 of 6)"; do
     expect_text "$TABLE" "$s" "table"
@@ -78,6 +78,8 @@ check_json ".clusters[0].members[1].name == $WEIRD_JSON"
 check_json '.clusters[1] | .rule == "marshal1" and .dist == "modula" and .hash == "crc16"'
 check_json '.clusters[1] | .primary == 0 and .members[0].power == 3'
 check_json '.clusters[1].members[0].flags == ["primary"]'
+check_json '.clusters[0].members[0] | .master == "up" and .replicas == 3 and .readable == 3'
+check_json '.farms[0].members[0] | has("master") | not'
 check_json '.farms | length == 1'
 check_json '.farms[0] | .name == "f1" and .kind == "farm" and .rule == "marshal10"'
 check_json '[.farms[0].members[] | .name] == ["c1", "c2"]'
