@@ -163,19 +163,72 @@ special_of(const struct mc_args *a)
     return MC_SP_NONE;
 }
 
-/* Classify a formatted command.  Returns 0, or -1 (malformed) leaving cls and sp unset. */
+/*
+ * The command name of a hiredis-formatted buffer (array header, then the
+ * first bulk string): 0 with *name and *nlen set, or -1.
+ */
 static int
-classify(const char *cmd, size_t len, int *cls, int *sp)
+first_arg(const char *b, size_t len, const char **name, size_t *nlen)
+{
+    const char *p = b + 1, *end = b + len;
+    size_t v = 0;
+
+    if (len < 4 || b[0] != '*') {
+        return -1;
+    }
+    while (p < end && *p >= '0' && *p <= '9') {
+        p++;
+    }
+    if (p + 3 > end || p[0] != '\r' || p[1] != '\n' || p[2] != '$' || p == b + 1) {
+        return -1;
+    }
+    for (p += 3; p < end && *p >= '0' && *p <= '9' && v < 1000000; p++) {
+        v = v * 10 + (size_t)(*p - '0');
+    }
+    if (p + 2 > end || p[0] != '\r' || p[1] != '\n' || (size_t)(end - p - 2) < v + 2 || v == 0) {
+        return -1;
+    }
+    *name = p + 2;
+    *nlen = v;
+    return 0;
+}
+
+/*
+ * Classify a formatted command.  Returns 0, or -1 (malformed) leaving cls
+ * and sp unset.  A small per-client cache keyed by the name's exact bytes
+ * answers repeated commands without the table lookup (containers, whose
+ * class depends on the subcommand, are never cached).
+ */
+static int
+classify(marshal_client *c, const char *cmd, size_t len, int *cls, int *sp)
 {
     struct mc_args a;
     const struct mc_cmd *e;
+    struct mc_cmd_cache *ce;
+    const char *name;
+    size_t nlen;
 
+    if (first_arg(cmd, len, &name, &nlen) != 0) {
+        return -1;
+    }
+    ce = &c->cmd_cache[(nlen ^ (unsigned char)name[0]) & (MC_CMD_CACHE - 1)];
+    if (ce->len == nlen && memcmp(ce->name, name, nlen) == 0) {
+        *cls = ce->cls;
+        *sp = ce->sp;
+        return 0;
+    }
     if (parse_args(cmd, len, &a) != 0 || a.n < 1) {
         return -1;
     }
     e = mc_cmd_resolve(a.n, a.argv, a.argvlen);
     *cls = mc_cmd_class(e);
     *sp = special_of(&a);
+    if (nlen <= sizeof(ce->name) && (e == NULL || !(e->flags & MC_CMD_CONTAINER))) {
+        memcpy(ce->name, name, nlen);
+        ce->len = (uint8_t)nlen;
+        ce->cls = (uint8_t)*cls;
+        ce->sp = (uint8_t)*sp;
+    }
     return 0;
 }
 
@@ -236,6 +289,33 @@ reclaim(marshal_target *t, struct mc_conn *k)
         return MARSHAL_ERR_PIPELINE;
     }
     return MARSHAL_OK;
+}
+
+/*
+ * The route decision alone, as the command path makes it, without I/O:
+ * classify, refresh the cached route (one atomic load when the segment did
+ * not move), pick.  For bench/route_bench.c.  Returns the connection or NULL
+ * with *status.
+ */
+struct mc_conn *
+mc_route_decide(marshal_target *t, const char *cmd, size_t len, int *status)
+{
+    struct mc_pick p;
+    struct mc_conn *k;
+    int cls, sp;
+
+    if (classify(t->c, cmd, len, &cls, &sp) != 0) {
+        *status = MARSHAL_ERR_INVAL;
+        return NULL;
+    }
+    *status = mc_route_refresh(t);
+    if (*status != MARSHAL_OK) {
+        return NULL;
+    }
+    p.avoid = NULL;
+    k = mc_route_pick(t, cls, &p);
+    *status = p.status;
+    return k;
 }
 
 /* ---- the single-command path ---------------------------------------------------------- */
@@ -305,7 +385,7 @@ mc_run(marshal_target *t, const char *cmd, size_t len)
     mc_clearerr(c);
     c->last_conn = NULL;
     c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
-    if (classify(cmd, len, &cls, &sp) != 0) {
+    if (classify(t->c, cmd, len, &cls, &sp) != 0) {
         mc_seterr(c, MARSHAL_ERR_INVAL, "malformed command");
         return NULL;
     }
@@ -549,7 +629,7 @@ mc_append_formatted(marshal_target *t, const char *cmd, size_t len)
     uint64_t start;
 
     mc_clearerr(c);
-    if (classify(cmd, len, &cls, &sp) != 0) {
+    if (classify(t->c, cmd, len, &cls, &sp) != 0) {
         mc_seterr(c, MARSHAL_ERR_INVAL, "malformed command");
         return MARSHAL_ERR_INVAL;
     }

@@ -120,6 +120,15 @@ struct mc_leg {
     char host[MSHM_HOST_MAX];
 };
 
+/* A classified command name (mc_command.c's cache). */
+#define MC_CMD_CACHE 8
+struct mc_cmd_cache {
+    char name[22];                /* exact bytes as sent (case kept)                 */
+    uint8_t len;                  /* 0 = empty                                       */
+    uint8_t cls;                  /* MC_CLASS_*                                      */
+    uint8_t sp;                   /* MC_SP_*                                         */
+};
+
 /* Client handle (marshal_client). */
 struct marshal_client {
     marshal_options o;            /* copy; strings below                              */
@@ -135,6 +144,7 @@ struct marshal_client {
     int outcome;
     char errstr[MC_ERRSTR_MAX];
     struct mc_conn *last_conn;
+    struct mc_cmd_cache cmd_cache[MC_CMD_CACHE];
     int n_legs;                   /* legs of the last cluster command                */
     struct mc_leg legs[MSHM_CLUSTER_MEMBERS];
     marshal_leg legs_pub[MSHM_CLUSTER_MEMBERS];
@@ -188,6 +198,7 @@ int mc_append_formatted(marshal_target *t, const char *cmd, size_t len);
 int mc_append_any(marshal_target *t, const char *cmd, size_t len);
 redisReply *mc_run_any(marshal_target *t, const char *cmd, size_t len);
 int mc_target_open_cluster(marshal_client *c, const char *name, marshal_target **out);
+struct mc_conn *mc_route_decide(marshal_target *t, const char *cmd, size_t len, int *status);
 int mc_target_open_group(marshal_client *c, const char *name, marshal_target **out);
 
 /* ---- mc_route.c ---- */
