@@ -34,6 +34,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "bench_util.h"
 #include "marshal/marshal.h"
 #include "mshm_write.h"
 
@@ -41,30 +42,8 @@
 #define MAX_REPLICAS 8
 #define DEPTH 16
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static int
-cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
 
 static void
 die(const char *what)

@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "marshal/marshal.h"
 #include "mshm_atomic.h"
 #include "mshm_read.h"
@@ -112,14 +113,6 @@ static int g_nkids;
 static struct shared *g_sh;
 static volatile sig_atomic_t g_cleaned;
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t
 cpu_ns(void)
@@ -198,21 +191,7 @@ die(const char *what, const char *detail)
     exit(1);    /* atexit: children killed and reaped, files removed */
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-    return x < y ? -1 : x > y;
-}
-
-static int
-cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
 
 /* ---- children ------------------------------------------------------------ */
 

@@ -25,27 +25,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "bench_util.h"
 #include "mc_internal.h"
 #include "mshm_write.h"
 
 #define MAX_ROUNDS 64
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int
-cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
 
 static void
 put_server(struct mshm_writer *w, uint32_t i, int port, int role, uint32_t lag)

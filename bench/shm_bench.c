@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "mshm_atomic.h"
 #include "mshm_read.h"
 #include "mshm_write.h"
@@ -60,14 +61,7 @@ struct params {
 
 /* ---- time ---------------------------------------------------------------- */
 
-static inline uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* now_ns(): bench_util.h */
 
 static uint64_t
 cpu_ns(void)
@@ -178,13 +172,6 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
 
 struct result {
     double med, min, max;     /* wall ns/op over rounds */
