@@ -615,6 +615,7 @@ append_cluster(marshal_target *t, const char *cmd, size_t len)
     memset(e, 0, sizeof(*e));
     e->sub = sub;
     t->pend_len++;
+    t->unflushed = 1;
     return MARSHAL_OK;
 }
 
@@ -671,6 +672,7 @@ mc_append_formatted(marshal_target *t, const char *cmd, size_t len)
     e->start = start;
     e->special = (uint8_t)sp;
     t->pend_len++;
+    t->unflushed = 1;
     k->pending++;
     /* transactions pin at append time: order on the connection is what counts */
     if (sp == MC_SP_MULTI) {
@@ -759,6 +761,10 @@ mc_target_flush(marshal_target *t)
     struct mc_pend *e;
     uint32_t i;
 
+    if (!t->unflushed) {
+        return;         /* nothing appended since the last flush */
+    }
+    t->unflushed = 0;
     for (i = 0; i < t->pend_len; i++) {
         e = &t->pend[(t->pend_head + i) % t->pend_cap];
         if (e->sub != NULL) {

@@ -81,6 +81,7 @@ struct marshal_target {
     int in_multi;                 /* between MULTI and EXEC/DISCARD                  */
     struct mc_pend *pend;         /* pipeline ring                                   */
     uint32_t pend_cap, pend_head, pend_len;
+    int unflushed;                /* appended since the last mc_target_flush         */
     struct mc_evgroup *eg;        /* event tracker of this group                     */
     struct mc_cluster *cl;        /* cluster targets: members and ring (else NULL)   */
     int internal;                 /* a cluster's member: not the application's      */
