@@ -31,6 +31,28 @@
 
 #define MAX_ROUNDS 64
 
+/* A field of /proc/self/status in KiB ("RssAnon:", "RssShmem:", "VmRSS:"), or -1. */
+static long
+status_kib(const char *field)
+{
+    char line[256];
+    size_t n = strlen(field);
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, field, n) == 0) {
+            v = strtol(line + n, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
 
 
 static void
@@ -53,7 +75,7 @@ put_server(struct mshm_writer *w, uint32_t i, int port, int role, uint32_t lag)
 int
 main(int argc, char **argv)
 {
-    char path[] = "/tmp/route_bench.XXXXXX", lock[64];
+    char path[] = "/dev/shm/route_bench.XXXXXX", lock[64];
     long n = 2000000;
     int rounds = 9, i, fd;
     struct mshm_writer_opts o;
@@ -67,6 +89,7 @@ main(int argc, char **argv)
     static const char *const label[] = {"SET (master), cached", "GET (split), cached",
                                         "GET, change every 1000", "GET, change every 100"};
     double res[4][MAX_ROUNDS];
+    long anon0, file0, shm0;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
@@ -121,6 +144,9 @@ main(int argc, char **argv)
     mshm_w_put_group(w, 0, &g);
     mshm_w_commit(w);
     mshm_w_heartbeat(w);
+    anon0 = status_kib("RssAnon:");
+    file0 = status_kib("RssFile:");
+    shm0 = status_kib("RssShmem:");
     if (marshal_client_open(path, NULL, &c) != MARSHAL_OK ||
         marshal_target_open(c, "bench", &t) != MARSHAL_OK) {
         fprintf(stderr, "route_bench: open failed\n");
@@ -157,6 +183,14 @@ main(int argc, char **argv)
             res[m][r] = (double)el / (double)done;
         }
     }
+    /* the library's own memory in this process: anonymous pages (heap: client,
+     * target, route, event tracker) and the segment pages it touched (shared
+     * with every process on the host; this process also writes the segment,
+     * so its own writer pages count there too) */
+    printf("route_bench: libmarshal-shm fixed memory per process: +%ld KiB anonymous (client + "
+           "target + route + events), +%ld KiB file-backed (code), +%ld KiB of segment pages touched "
+           "(shared)\n", status_kib("RssAnon:") - anon0, status_kib("RssFile:") - file0,
+           status_kib("RssShmem:") - shm0);
     printf("route_bench: ns per route decision (parse + table lookup + 1 atomic load + pick),"
            " %ld decisions per run, %d rounds\n", n, rounds);
     for (int m = 0; m < 4; m++) {
