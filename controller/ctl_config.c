@@ -387,7 +387,7 @@ parse_segment(struct parse *p, const config_setting_t *s, struct ctl_config *cfg
     static const char *const keys[] = {"path", "mode", "group", "heartbeat_ms",
                                        "stale_after_ms", "capacity", NULL};
     static const char *const capkeys[] = {"groups", "servers", "clusters", "long_names",
-                                          "events", NULL};
+                                          "events", "slot_maps", NULL};
     const config_setting_t *c, *cap;
     char buf[64];
 
@@ -429,6 +429,7 @@ parse_segment(struct parse *p, const config_setting_t *s, struct ctl_config *cfg
         get_uint(p, cap, "clusters", 1, MSHM_MAX_CLUSTERS, &cfg->cap_clusters);
         get_uint(p, cap, "long_names", 1, MSHM_MAX_LONGNAMES, &cfg->cap_longnames);
         get_uint(p, cap, "events", 2, MSHM_MAX_RING, &cfg->cap_events);
+        get_uint(p, cap, "slot_maps", 1, MSHM_MAX_SLOTMAPS, &cfg->cap_slotmaps);
         if (!p->failed && (cfg->cap_events & (cfg->cap_events - 1)) != 0) {
             fail_at(p, config_setting_get_member(cap, "events"), "must be a power of two");
         }
@@ -713,6 +714,134 @@ name_taken(const struct ctl_config *cfg, const char *name, uint32_t n_groups,
 }
 
 /*
+ * Parse a member's `slots = "0-5460,5500,6000-6099"` into the cluster's slot
+ * table: every listed slot gets member position pos.  A slot listed twice
+ * (here or by another member) is an error.
+ */
+static void
+parse_slot_ranges(struct parse *p, const config_setting_t *t, struct ctl_cluster_cfg *c,
+                  uint32_t pos)
+{
+    const char *s = config_setting_get_string(t);
+    const char *q = s;
+
+    if (*q == '\0') {
+        fail_at(p, t, "empty slot list: give ranges like \"0-5460,5461\" (slots 0..%u)",
+                MSHM_SLOTS - 1);
+        return;
+    }
+    while (*q != '\0') {
+        unsigned long a, b;
+        char *end;
+        uint32_t k;
+
+        while (*q == ' ') {
+            q++;
+        }
+        if (*q < '0' || *q > '9') {
+            fail_at(p, t, "bad slot list \"%s\": expected a slot number at \"%s\"", s, q);
+            return;
+        }
+        a = strtoul(q, &end, 10);
+        b = a;
+        q = end;
+        if (*q == '-') {
+            q++;
+            if (*q < '0' || *q > '9') {
+                fail_at(p, t, "bad slot list \"%s\": range without an end", s);
+                return;
+            }
+            b = strtoul(q, &end, 10);
+            q = end;
+        }
+        while (*q == ' ') {
+            q++;
+        }
+        if (a >= MSHM_SLOTS || b >= MSHM_SLOTS || a > b) {
+            fail_at(p, t, "bad slot range %lu-%lu: slots are 0..%u, start <= end", a, b,
+                    MSHM_SLOTS - 1);
+            return;
+        }
+        for (k = (uint32_t)a; k <= (uint32_t)b; k++) {
+            if (c->slots[k] != MSHM_SLOT_NONE) {
+                fail_at(p, t, "slot %u is already assigned to member \"%s\"", k,
+                        c->members[c->slots[k]].name);
+                return;
+            }
+            c->slots[k] = (uint8_t)pos;
+        }
+        if (*q == ',') {
+            q++;
+            if (*q == '\0') {
+                fail_at(p, t, "bad slot list \"%s\": trailing comma", s);
+                return;
+            }
+        } else if (*q != '\0') {
+            fail_at(p, t, "bad slot list \"%s\": unexpected \"%c\"", s, *q);
+            return;
+        }
+    }
+}
+
+/*
+ * The slot table of a `slots` cluster.  Without any member's `slots`, the
+ * 16384 slots are split into contiguous ranges in member order, sized by
+ * power (as redis-cli --cluster create does for equal weights).  With them,
+ * the members' lists must cover every slot exactly once (a member without a
+ * list owns none: a group being added before slots move to it).
+ */
+static void
+build_slot_table(struct parse *p, const config_setting_t *e, const config_setting_t *l,
+                 struct ctl_cluster_cfg *c)
+{
+    uint64_t total = 0, cum = 0;
+    uint32_t i, k, lo, hi, given = 0;
+
+    c->slots = malloc(MSHM_SLOTS);
+    if (c->slots == NULL) {
+        fail_at(p, e, "out of memory");
+        return;
+    }
+    memset(c->slots, MSHM_SLOT_NONE, MSHM_SLOTS);
+    for (i = 0; i < c->n_members && !p->failed; i++) {
+        const config_setting_t *m = config_setting_get_elem(l, i);
+        const config_setting_t *t;
+
+        if (config_setting_is_group(m) &&
+            (t = member(p, m, "slots", CONFIG_TYPE_STRING, 0)) != NULL) {
+            parse_slot_ranges(p, t, c, i);
+            given++;
+        }
+    }
+    if (p->failed) {
+        return;
+    }
+    if (given == 0) {
+        for (i = 0; i < c->n_members; i++) {
+            total += c->members[i].power;
+        }
+        for (i = 0; i < c->n_members; i++) {
+            lo = (uint32_t)(cum * MSHM_SLOTS / total);
+            cum += c->members[i].power;
+            hi = (uint32_t)(cum * MSHM_SLOTS / total);
+            for (k = lo; k < hi; k++) {
+                c->slots[k] = (uint8_t)i;
+            }
+        }
+        return;
+    }
+    for (k = 0; k < MSHM_SLOTS; k++) {
+        if (c->slots[k] == MSHM_SLOT_NONE) {
+            for (hi = k; hi + 1 < MSHM_SLOTS && c->slots[hi + 1] == MSHM_SLOT_NONE; hi++) {
+            }
+            fail_at(p, l, "slots %u-%u are not assigned to any member (every slot 0..%u "
+                    "needs exactly one)", k, hi, MSHM_SLOTS - 1);
+            return;
+        }
+    }
+}
+
+/*
  * A cluster (farm = 0: members are groups, rule marshal0 or marshal1) or a
  * farm (farm = 1: members are marshal0 clusters, rule marshal10).
  */
@@ -722,7 +851,7 @@ parse_cluster(struct parse *p, const config_setting_t *e, struct ctl_config *cfg
 {
     static const char *const keys[] = {"name", "rule", "distribution", "hash", "hash_tag",
                                        "policy", "primary", "members", NULL};
-    static const char *const mkeys[] = {"name", "power", NULL};
+    static const char *const mkeys[] = {"name", "power", "slots", NULL};
     static const char *const dists[] = {"ketama", "modula", "slots", NULL};
     static const int dist_v[] = {MSHM_DIST_KETAMA, MSHM_DIST_MODULA, MSHM_DIST_SLOTS};
     static const char *const hashes[] = {"fnv1a_64", "md5", "crc32a", "murmur", "fnv1_64",
@@ -871,6 +1000,30 @@ parse_cluster(struct parse *p, const config_setting_t *e, struct ctl_config *cfg
             c->primary = (int)i;
         }
     }
+    if (c->dist == MSHM_DIST_SLOTS) {
+        if (config_setting_get_member(e, "hash") != NULL) {
+            fail_at(p, config_setting_get_member(e, "hash"),
+                    "hash does not apply to distribution slots (CRC16 of the key, as Redis "
+                    "Cluster)");
+            return;
+        }
+        if (!c->has_tag) {        /* Redis Cluster's hash tags */
+            c->has_tag = 1;
+            c->tag[0] = '{';
+            c->tag[1] = '}';
+        }
+        build_slot_table(p, e, l, c);
+    } else {
+        for (i = 0; i < c->n_members; i++) {
+            const config_setting_t *m = config_setting_get_elem(l, i);
+
+            if (config_setting_is_group(m) && config_setting_get_member(m, "slots") != NULL) {
+                fail_at(p, config_setting_get_member(m, "slots"),
+                        "slots apply to distribution \"slots\" only");
+                return;
+            }
+        }
+    }
     if (c->rule != CTL_RULE_MARSHAL0) {
         if (primary[0] == '\0') {
             c->primary = 0;     /* default: the first member */
@@ -1001,6 +1154,7 @@ set_defaults(struct ctl_config *cfg)
     cfg->cap_groups = 1024;
     cfg->cap_servers = 8192;
     cfg->cap_clusters = 256;
+    cfg->cap_slotmaps = 16;
     cfg->cap_longnames = 256;
     cfg->cap_events = 4096;
     cfg->heartbeat_ms = 100;
@@ -1112,6 +1266,19 @@ ctl_config_load(const char *path, struct ctl_config *cfg, char *err, size_t errl
                           n_cl + i);
             cfg->n_clusters = n_cl + i + 1;
         }
+        if (!p.failed) {
+            uint32_t n_slots = 0;
+
+            for (i = 0; i < cfg->n_clusters; i++) {
+                if (cfg->clusters[i].slots != NULL && ++n_slots > cfg->cap_slotmaps) {
+                    fail_at(&p, config_setting_get_member(
+                                    config_setting_get_elem(cl, i), "distribution"),
+                            "%u clusters with distribution slots exceed "
+                            "segment.capacity.slot_maps (%u)", n_slots, cfg->cap_slotmaps);
+                    break;
+                }
+            }
+        }
     }
     parse_notify(&p, member(&p, root, "notify", CONFIG_TYPE_GROUP, 0), cfg);
     if (!p.failed && (c = member(&p, root, "secrets_file", CONFIG_TYPE_STRING, 0)) != NULL) {
@@ -1152,6 +1319,7 @@ ctl_config_free(struct ctl_config *cfg)
     free(cfg->groups);
     for (i = 0; i < cfg->n_clusters; i++) {
         free(cfg->clusters[i].members);
+        free(cfg->clusters[i].slots);
     }
     free(cfg->clusters);
     if (cfg->notify_argv != NULL) {

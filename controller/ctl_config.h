@@ -75,6 +75,8 @@ struct ctl_cluster_cfg {
     int primary;                    /* member position, or -1                  */
     struct ctl_member_cfg *members;
     uint32_t n_members;
+    uint8_t *slots;                 /* distribution slots: MSHM_SLOTS entries,
+                                       member position per hash slot         */
     int line;
 };
 
@@ -94,6 +96,7 @@ struct ctl_config {
     mode_t seg_mode;
     gid_t seg_gid;                  /* (gid_t)-1: unchanged                    */
     uint32_t cap_groups, cap_servers, cap_clusters, cap_longnames, cap_events;
+    uint32_t cap_slotmaps;          /* clusters with distribution slots        */
     uint32_t heartbeat_ms, stale_after_ms;
 
     /* logging */

@@ -1480,13 +1480,67 @@ replica_events(struct ctl_model *m, struct mgroup *g)
     }
 }
 
+/*
+ * Before a `slots` cluster's new table replaces the published one (a reload
+ * that moved slots), say how many slots now map to another group: those are
+ * the keys an operator migrates.  Compares by cluster name and by group
+ * index (stable across reloads), so reordered members move nothing.
+ */
+static void
+log_slot_moves(struct ctl_model *m)
+{
+    const struct ctl_config *cfg = m->cfg;
+    const struct mshm_geo *geo = mshm_w_geo(m->w);
+    uint32_t i, oi, s, moved;
+
+    for (i = 0; i < cfg->n_clusters; i++) {
+        const struct ctl_cluster_cfg *c = &cfg->clusters[i];
+        const struct mshm_cluster *old = NULL;
+        const struct mshm_slotmap *om;
+
+        if (c->slots == NULL) {
+            continue;
+        }
+        for (oi = 0; oi < geo->cluster_cap; oi++) {
+            const struct mshm_cluster *r = mshm_w_cluster(m->w, oi);
+
+            if ((r->flags & (MSHM_CF_IN_USE | MSHM_CF_SLOTMAP)) ==
+                    (MSHM_CF_IN_USE | MSHM_CF_SLOTMAP) && strcmp(r->name, c->name) == 0) {
+                old = r;
+                break;
+            }
+        }
+        if (old == NULL || (om = mshm_w_slotmap(m->w, old->slotmap_idx)) == NULL ||
+            (om->flags & MSHM_SMF_IN_USE) == 0) {
+            continue;
+        }
+        moved = 0;
+        for (s = 0; s < MSHM_SLOTS; s++) {
+            uint32_t was = om->member[s] < old->n_members ? old->members[om->member[s]].idx
+                                                          : MSHM_NONE;
+
+            if (was != m->groups[c->members[c->slots[s]].idx].idx) {
+                moved++;
+            }
+        }
+        if (moved > 0) {
+            log_notice("cluster %s: %u of %u slots (%.2f%%) now map to another group; their "
+                       "keys must be migrated by the operator", c->name, moved, MSHM_SLOTS,
+                       100.0 * moved / MSHM_SLOTS);
+        }
+    }
+}
+
 /* Publish clusters and farms from the configuration. */
 static void
 publish_clusters(struct ctl_model *m)
 {
     const struct ctl_config *cfg = m->cfg;
     const struct mshm_geo *geo = mshm_w_geo(m->w);
-    uint32_t i, j;
+    struct mshm_slotmap *sm = NULL;
+    uint32_t i, j, n_maps = 0;
+
+    log_slot_moves(m);
 
     for (i = 0; i < cfg->n_clusters && i < geo->cluster_cap; i++) {
         const struct ctl_cluster_cfg *c = &cfg->clusters[i];
@@ -1513,6 +1567,25 @@ publish_clusters(struct ctl_model *m)
                 rec.members[j].flags |= MSHM_MF_DIVERGED;
             }
         }
+        /* the k-th `slots` cluster owns slot map k; both go out in one commit */
+        if (c->slots != NULL && n_maps < geo->slotmap_cap) {
+            if (sm == NULL && (sm = malloc(sizeof(*sm))) == NULL) {
+                log_warn("cluster %s: out of memory for its slot map: not routable", c->name);
+            } else {
+                memset(sm, 0, sizeof(*sm));
+                sm->flags = MSHM_SMF_IN_USE;
+                sm->cluster_idx = i;
+                memcpy(sm->member, c->slots, MSHM_SLOTS);
+                mshm_w_put_slotmap(m->w, n_maps, sm);
+                rec.flags |= MSHM_CF_SLOTMAP;
+                rec.slotmap_idx = n_maps;
+                rec.slotmap_seq = (uint32_t)mshm_w_slotmap(m->w, n_maps)->change_seq;
+                n_maps++;
+            }
+        } else if (c->slots != NULL) {
+            log_warn("cluster %s: segment.capacity.slot_maps (%u) is full: not routable "
+                     "until a restart with a larger capacity", c->name, geo->slotmap_cap);
+        }
         mshm_w_put_cluster(m->w, i, &rec);
     }
     for (; i < geo->cluster_cap; i++) {
@@ -1520,6 +1593,10 @@ publish_clusters(struct ctl_model *m)
             mshm_w_del_cluster(m->w, i);
         }
     }
+    for (; n_maps < geo->slotmap_cap; n_maps++) {
+        mshm_w_del_slotmap(m->w, n_maps);
+    }
+    free(sm);
 }
 
 int

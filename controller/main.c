@@ -207,6 +207,7 @@ on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
         next->seg_gid != d->cfg->seg_gid || next->cap_groups != d->cfg->cap_groups ||
         next->cap_servers != d->cfg->cap_servers || next->cap_clusters != d->cfg->cap_clusters ||
         next->cap_longnames != d->cfg->cap_longnames || next->cap_events != d->cfg->cap_events ||
+        next->cap_slotmaps != d->cfg->cap_slotmaps ||
         next->heartbeat_ms != d->cfg->heartbeat_ms ||
         next->stale_after_ms != d->cfg->stale_after_ms ||
         strcmp(next->log_file, d->cfg->log_file) != 0 || next->log_syslog != d->cfg->log_syslog) {
@@ -250,6 +251,7 @@ open_segment(struct daemon *d)
     o.cluster_cap = d->cfg->cap_clusters;
     o.longname_cap = d->cfg->cap_longnames;
     o.ring_cap = d->cfg->cap_events;
+    o.slotmap_cap = d->cfg->cap_slotmaps;
     o.hb_interval_ms = d->cfg->heartbeat_ms;
     o.stale_after_ms = d->cfg->stale_after_ms;
     rc = mshm_writer_open(&o, &d->w, &how, err, sizeof(err));

@@ -93,9 +93,10 @@ cluster_name(marshal_client *c, uint32_t ci, char name[MSHM_NAME_MAX])
     return rc;
 }
 
-/* Rebuild members and ring from the cluster record. */
+/* Rebuild members and ring (or slot table: slots, owned on success) from
+ * the cluster record. */
 static int
-rebuild(marshal_target *t, const struct mshm_cluster *rec)
+rebuild(marshal_target *t, const struct mshm_cluster *rec, uint8_t *slots)
 {
     marshal_client *c = t->c;
     struct mc_cluster *cl = t->cl;
@@ -115,7 +116,7 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
         return MARSHAL_ERR_UNSUPPORTED;
     }
     if (rec->rule == MSHM_RULE_MARSHAL0 && rec->dist != MSHM_DIST_KETAMA &&
-        rec->dist != MSHM_DIST_MODULA) {
+        rec->dist != MSHM_DIST_MODULA && (rec->dist != MSHM_DIST_SLOTS || slots == NULL)) {
         mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "\"%s\": distribution %u not supported",
                   t->name, rec->dist);
         return MARSHAL_ERR_UNSUPPORTED;
@@ -151,7 +152,9 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
         nodes[i].id = i;
     }
     memset(&ring, 0, sizeof(ring));
-    rc = rec->rule == MSHM_RULE_MARSHAL0 ? mc_ring_build(&ring, rec->dist, nodes, n) : 0;
+    rc = rec->rule == MSHM_RULE_MARSHAL0 && rec->dist != MSHM_DIST_SLOTS
+             ? mc_ring_build(&ring, rec->dist, nodes, n)
+             : 0;
     if (rc != 0) {
         mc_seterr(c, rc, "\"%s\": cannot build the ring", t->name);
         goto out_members;
@@ -166,6 +169,8 @@ rebuild(marshal_target *t, const struct mshm_cluster *rec)
     cl->n = (int)n;
     mc_ring_free(&cl->ring);
     cl->ring = ring;
+    free(cl->slots);
+    cl->slots = slots;
     cl->rule = rec->rule;
     cl->policy = rec->mirror_policy;
     cl->primary = rec->primary < n ? (int)rec->primary : 0;
@@ -223,8 +228,33 @@ mc_cluster_refresh(marshal_target *t)
         return rc;
     }
     if (!cl->valid || rec.gen != cl->cgen || rec.change_seq != cl->change_seq) {
-        rc = rebuild(t, &rec);
+        uint8_t *slots = NULL;
+
+        if (rec.rule == MSHM_RULE_MARSHAL0 && rec.dist == MSHM_DIST_SLOTS) {
+            /* the record and its slot map, from one published state */
+            if ((rec.flags & MSHM_CF_SLOTMAP) == 0) {
+                mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "cluster \"%s\": distribution slots "
+                          "published without a slot map (segment.capacity.slot_maps full, "
+                          "or a controller older than layout 1.1)", t->name);
+                return MARSHAL_ERR_UNSUPPORTED;
+            }
+            if ((slots = malloc(MSHM_SLOTS)) == NULL) {
+                mc_seterr(c, MARSHAL_ERR_NOMEM, "out of memory");
+                return MARSHAL_ERR_NOMEM;
+            }
+            rc = mshm_snap_cluster_slots(&c->rd, cl->cidx, &rec, slots);
+            if (rc == MSHM_OK && strncmp(rec.name, t->name, MSHM_NAME_MAX) != 0) {
+                rc = MSHM_ERR_BUSY;     /* the index was reused meanwhile: retry later */
+            }
+            if (rc != MSHM_OK) {
+                free(slots);
+                mc_seterr(c, rc, "cluster \"%s\": slot map: %s", t->name, mshm_strerror(rc));
+                return rc;
+            }
+        }
+        rc = rebuild(t, &rec, slots);
         if (rc != MARSHAL_OK) {
+            free(slots);
             return rc;
         }
     }
@@ -262,6 +292,7 @@ mc_cluster_free(marshal_target *t, int close_members)
         marshal_target_close(t->cl->member[i]);
     }
     mc_ring_free(&t->cl->ring);
+    free(t->cl->slots);
     free(t->cl);
     t->cl = NULL;
 }
@@ -277,8 +308,23 @@ mc_cluster_place(marshal_target *t, const char *key, size_t len)
 
     tag[0] = cl->tag[0];
     tag[1] = cl->tag[1];
+    if (cl->slots != NULL) {
+        id = cl->slots[mc_cluster_slot(cl->has_tag ? tag : NULL, key, len)];
+        return id == MSHM_SLOT_NONE || id >= (uint32_t)cl->n ? -1 : (int)id;
+    }
     id = mc_ring_lookup(&cl->ring, cl->hash, cl->has_tag ? tag : NULL, key, len);
     return id == MC_RING_NONE || id >= (uint32_t)cl->n ? -1 : (int)id;
+}
+
+uint32_t
+mc_cluster_slot(const char *tag, const char *key, size_t len)
+{
+    size_t off = 0, tlen = len;
+
+    if (tag != NULL) {
+        mc_hash_tag(key, len, tag[0], tag[1], &off, &tlen);
+    }
+    return mc_crc16_xmodem(len == 0 ? "" : key + off, tlen) & (MSHM_SLOTS - 1u);
 }
 
 /* ---- arguments -------------------------------------------------------------------------- */

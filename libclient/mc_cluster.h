@@ -16,6 +16,8 @@ struct mc_cluster {
     int n;                                        /* members                         */
     marshal_target *member[MSHM_CLUSTER_MEMBERS]; /* internal group targets          */
     struct mc_ring ring;          /* node id = member position                      */
+    uint8_t *slots;               /* distribution slots: member position per hash
+                                     slot (MSHM_SLOTS, malloc'd), else NULL         */
     int rule;                     /* MSHM_RULE_MARSHAL0 / MARSHAL1                   */
     int primary;                  /* marshal1: member position of the primary        */
     int policy;                   /* marshal1: MSHM_MIRROR_ALL / PRIMARY             */
@@ -35,8 +37,12 @@ int mc_cluster_refresh(marshal_target *t);
 /* Free t's cluster state (and close its member targets if close_members). */
 void mc_cluster_free(marshal_target *t, int close_members);
 
-/* Member position a key lands on, or -1 (empty ring). */
+/* Member position a key lands on, or -1 (empty ring, unassigned slot). */
 int mc_cluster_place(marshal_target *t, const char *key, size_t len);
+
+/* Redis Cluster hash slot of a key under a cluster's tag rule (tag NULL:
+ * the whole key): CRC16 of the tag's inside, else of the key, & 16383. */
+uint32_t mc_cluster_slot(const char *tag, const char *key, size_t len);
 
 /* Run one formatted command on a cluster target. */
 redisReply *mc_cluster_run(marshal_target *t, const char *cmd, size_t len);

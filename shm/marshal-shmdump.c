@@ -73,7 +73,9 @@
  *                   "flags": ["primary","diverged"],
  *                   (clusters only, the member group's health:)
  *                   "master": "up"|"down"|"none", "replicas": int,
- *                   "readable": int} ... ]
+ *                   "readable": int,
+ *                   (distribution slots, with a slot map:)
+ *                   "slots": int, "slot_ranges": "0-5460,6000"} ... ]
  *   } ... ],
  *   "farms": [ ... as clusters ... ],
  *   "events": [ {                           (the last --events N, oldest first)
@@ -200,6 +202,7 @@ static const struct bitname server_flag_names[] = {
 static const struct bitname cluster_flag_names[] = {
     {MSHM_CF_IN_USE, "in_use"},
     {MSHM_CF_HASH_TAG, "hash_tag"},
+    {MSHM_CF_SLOTMAP, "slot_map"},
 };
 static const struct bitname member_flag_names[] = {
     {MSHM_MF_PRIMARY, "primary"},
@@ -589,6 +592,49 @@ static int
 cluster_ok(const struct ctx *c, uint32_t ci)
 {
     return ci < c->st.hdr.n_clusters && (c->st.clusters[ci].flags & MSHM_CF_IN_USE);
+}
+
+/*
+ * Hash slots member j of cluster ci owns under its slot map, as ranges
+ * "0-5460,6000" in buf (ends in "..." when it does not fit).  Returns the
+ * slot count, or -1 when the cluster has no usable slot map.
+ */
+static int
+member_slots(const struct ctx *c, uint32_t ci, uint32_t j, char *buf, size_t len)
+{
+    const struct mshm_cluster *cl = &c->st.clusters[ci];
+    const struct mshm_slotmap *sm;
+    size_t used = 0;
+    uint32_t s, e;
+    int n = 0, w;
+
+    buf[0] = '\0';
+    if (!(cl->flags & MSHM_CF_SLOTMAP) || cl->slotmap_idx >= c->st.hdr.n_slotmaps) {
+        return -1;
+    }
+    sm = &c->st.slotmaps[cl->slotmap_idx];
+    if (!(sm->flags & MSHM_SMF_IN_USE)) {
+        return -1;
+    }
+    for (s = 0; s < MSHM_SLOTS; s = e + 1) {
+        e = s;
+        if (sm->member[s] != j) {
+            continue;
+        }
+        while (e + 1 < MSHM_SLOTS && sm->member[e + 1] == j) {
+            e++;
+        }
+        n += (int)(e - s + 1);
+        if (used + 32 < len) {
+            w = e == s ? snprintf(buf + used, len - used, "%s%u", used ? "," : "", s)
+                       : snprintf(buf + used, len - used, "%s%u-%u", used ? "," : "", s, e);
+            used += (size_t)w;
+        } else if (used + 4 <= len && strcmp(buf + used - 3, "...") != 0) {
+            memcpy(buf + used, "...", 4);
+            used += 3;
+        }
+    }
+    return n;
 }
 
 /* Raw host of an in-use server (never NULL). */
@@ -1114,10 +1160,17 @@ print_clusters(const struct ctx *c, unsigned kind)
             } else {
                 struct ghealth h = group_health(c, m->idx);
 
+                char ranges[200];
+                int ns = member_slots(c, i, j, ranges, sizeof(ranges));
+
                 group_label(c, m->idx, mn, sizeof(mn));
-                printf("      %-22s power %-3u master %-4s readable %u/%u  flags %s\n", mn,
+                printf("      %-22s power %-3u master %-4s readable %u/%u  flags %s", mn,
                        (unsigned)m->power, !h.has_master ? "none" : h.master_up ? "up" : "down",
                        h.readable, h.replicas, FLAGS(fl, member_flag_names, m->flags, 0, 0));
+                if (ns >= 0) {
+                    printf("  slots %d%s%s%s", ns, ns ? " (" : "", ranges, ns ? ")" : "");
+                }
+                printf("\n");
             }
         }
     }
@@ -1350,9 +1403,16 @@ json_clusters(const struct ctx *c, const char *key, unsigned kind)
 
                 jstr("name", group_ok(c, m->idx) ? c->st.groups[m->idx].name : NULL,
                      MSHM_NAME_MAX);
+                char ranges[4096];
+                int ns = member_slots(c, i, j, ranges, sizeof(ranges));
+
                 jstr("master", !h.has_master ? "none" : h.master_up ? "up" : "down", SIZE_MAX);
                 jnum("replicas", h.replicas);
                 jnum("readable", h.readable);
+                if (ns >= 0) {
+                    jnum("slots", (uint64_t)ns);
+                    jstr("slot_ranges", ranges, SIZE_MAX);
+                }
             }
             jnum("power", m->power);
             JFLAGS("flags", member_flag_names, m->flags, 0);

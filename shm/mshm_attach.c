@@ -100,9 +100,10 @@ int
 mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
                      struct mshm_geo *geo, char *err, size_t errlen)
 {
-    struct array_geo a[4];
+    struct array_geo a[5];
     uint64_t ring_len;
-    int i, j;
+    uint32_t sm_cap = 0, sm_stride = sizeof(struct mshm_slotmap), sm_off = 0;
+    int i, j, na = 4;
 
     if (h->magic != MSHM_MAGIC) {
         mshm_seterr(err, errlen, "bad magic 0x%016llx (not a Marshal segment)",
@@ -118,10 +119,25 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
         mshm_seterr(err, errlen, "header checksum mismatch");
         return MSHM_ERR_CORRUPT;
     }
-    if (h->header_size < sizeof(struct mshm_header) || h->header_size % 8 != 0) {
-        mshm_seterr(err, errlen, "header_size %u < %zu or unaligned", h->header_size,
-               sizeof(struct mshm_header));
+    if (h->header_size < MSHM_HEADER_SIZE_1_0 || h->header_size % 8 != 0) {
+        mshm_seterr(err, errlen, "header_size %u < %u or unaligned", h->header_size,
+               MSHM_HEADER_SIZE_1_0);
         return MSHM_ERR_CORRUPT;
+    }
+    /* line 5 (1.1): slot maps.  Absent in a 1.0 header and when all zero. */
+    if (h->header_size >= sizeof(struct mshm_header) &&
+        (h->slotmap_cap != 0 || h->slotmap_stride != 0 || h->slotmap_off != 0 ||
+         h->geo_check2 != 0)) {
+        if (h->geo_check2 != mshm_fnv1a32((const unsigned char *)h + MSHM_HEADER_SIZE_1_0,
+                                          offsetof(struct mshm_header, geo_check2) -
+                                              MSHM_HEADER_SIZE_1_0)) {
+            mshm_seterr(err, errlen, "header checksum (line 5) mismatch");
+            return MSHM_ERR_CORRUPT;
+        }
+        sm_cap = h->slotmap_cap;
+        sm_stride = h->slotmap_stride;
+        sm_off = h->slotmap_off;
+        na = 5;
     }
     if (h->total_size != file_size) {
         mshm_seterr(err, errlen, "segment total_size %llu != file size %llu",
@@ -162,7 +178,9 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
     a[3] = (struct array_geo){"longname", h->longname_cap, h->longname_stride,
                               h->longname_off, sizeof(struct mshm_longname),
                               MSHM_MAX_LONGNAMES};
-    for (i = 0; i < 4; i++) {
+    a[4] = (struct array_geo){"slotmap", sm_cap, sm_stride, sm_off,
+                              sizeof(struct mshm_slotmap), MSHM_MAX_SLOTMAPS};
+    for (i = 0; i < na; i++) {
         if (a[i].cap > a[i].max_cap) {
             mshm_seterr(err, errlen, "%s_cap %u above maximum %u", a[i].name, a[i].cap,
                    a[i].max_cap);
@@ -182,8 +200,8 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
             return MSHM_ERR_CORRUPT;
         }
     }
-    for (i = 0; i < 4; i++) {
-        for (j = i + 1; j < 4; j++) {
+    for (i = 0; i < na; i++) {
+        for (j = i + 1; j < na; j++) {
             if (overlaps(a[i].off, (uint64_t)a[i].cap * a[i].stride, a[j].off,
                          (uint64_t)a[j].cap * a[j].stride)) {
                 mshm_seterr(err, errlen, "%s and %s arrays overlap", a[i].name, a[j].name);
@@ -244,6 +262,9 @@ mshm_validate_header(const struct mshm_header *h, uint64_t file_size,
         geo->longname_off = h->longname_off;
         geo->ring_cap = h->ring_cap;
         geo->ring_stride = h->ring_stride;
+        geo->slotmap_cap = sm_cap;
+        geo->slotmap_stride = sm_stride;
+        geo->slotmap_off = sm_off;
     }
 
     switch (h->state) {

@@ -54,6 +54,7 @@ struct mshm_geo {
     uint32_t cluster_cap, cluster_stride, cluster_off;
     uint32_t longname_cap, longname_stride, longname_off;
     uint32_t ring_cap, ring_stride;
+    uint32_t slotmap_cap, slotmap_stride, slotmap_off; /* 1.1; cap 0 = none */
 };
 
 /* Reader handle.  One per thread (it caches), mapping is read-only. */

@@ -32,6 +32,14 @@
  *  1.0  2026-11-25  first layout: header 320 B, slot header 64 B, group
  *                   256 B, server 128 B, cluster 384 B, long name 256 B,
  *                   event 64 B.
+ *  1.1  2026-12-02  slot maps for the `slots` distribution: header line 5
+ *                   (header_size 384: slotmap_cap/stride/off, geo_check2),
+ *                   mshm_slot_hdr.n_slotmaps (from pad), mshm_cluster
+ *                   .slotmap_idx/.slotmap_seq (from pad2) with MSHM_CF_SLOTMAP, record
+ *                   mshm_slotmap 16448 B.  A 1.0 reader ignores them (and
+ *                   refuses to route a `slots` cluster, as it always did); a
+ *                   1.1 reader of a 1.0 segment (header_size 320) sees no
+ *                   slot maps.
  */
 #ifndef MSHM_LAYOUT_H
 #define MSHM_LAYOUT_H
@@ -47,7 +55,7 @@
 
 #define MSHM_MAGIC          0x314c53524d48534dULL /* "MSHMRSL1" little-endian */
 #define MSHM_VERSION_MAJOR  1
-#define MSHM_VERSION_MINOR  0
+#define MSHM_VERSION_MINOR  1
 #define MSHM_NONE           0xffffffffu           /* null record index */
 
 /* Compile-time maxima.  A reader refuses geometry beyond them, so a hostile
@@ -63,6 +71,10 @@
 #define MSHM_MAX_CLUSTERS    16384
 #define MSHM_MAX_LONGNAMES   65536
 #define MSHM_MAX_RING        1048576
+#define MSHM_MAX_SLOTMAPS    1024
+#define MSHM_SLOTS           16384   /* Redis Cluster hash slots (CRC16 & 16383) */
+#define MSHM_SLOT_NONE       0xffu   /* mshm_slotmap.member[]: slot unassigned  */
+#define MSHM_HEADER_SIZE_1_0 320     /* header_size of a 1.0 segment (no line 5) */
 #define MSHM_MAX_TOTAL       (1ULL << 30)  /* 1 GiB: sanity bound on size  */
 #define MSHM_LINE            64
 
@@ -141,6 +153,10 @@ enum mshm_mirror_policy { MSHM_MIRROR_ALL = 0, MSHM_MIRROR_PRIMARY = 1 };
 /* mshm_cluster.flags */
 #define MSHM_CF_IN_USE   0x0001u
 #define MSHM_CF_HASH_TAG 0x0002u /* hash_tag[0..1] holds the tag delimiters */
+#define MSHM_CF_SLOTMAP  0x0004u /* slotmap_idx names this cluster's slot map (1.1) */
+
+/* mshm_slotmap.flags */
+#define MSHM_SMF_IN_USE  0x0001u
 
 /* mshm_member.flags */
 #define MSHM_MF_PRIMARY  0x0001u /* primary member of a mirror (marshal1/10)  */
@@ -225,6 +241,14 @@ struct mshm_header {
     /* line 4: event ring head */
     uint64_t ev_head;             /* seq of the next event to write (>= 1)     */
     uint64_t pad4[7];
+
+    /* line 5 (1.1; present when header_size >= 384): immutable geometry of
+     * the slot-map array.  All zero = no slot maps. */
+    uint32_t slotmap_cap;         /* slot maps per copy                        */
+    uint32_t slotmap_stride;      /* >= 16448                                  */
+    uint32_t slotmap_off;         /* slot-relative offset of the array         */
+    uint32_t geo_check2;          /* FNV-1a 32 of bytes [320, 332)             */
+    uint64_t pad5[6];
 };
 
 /* Header of each of the two state copies ("slots"). 64 B. */
@@ -236,7 +260,9 @@ struct mshm_slot_hdr {
     uint32_t n_servers;           /* in use; readers scan no further           */
     uint32_t n_clusters;
     uint32_t n_longnames;
-    uint64_t pad[4];
+    uint32_t n_slotmaps;          /* 1.1: high-water mark of slot maps         */
+    uint32_t pad0;
+    uint64_t pad[3];
 };
 
 /* A replica set. 256 B. */
@@ -305,7 +331,10 @@ struct mshm_cluster {
     uint16_t n_members;
     uint16_t pad1;
     uint32_t primary;             /* member position of the primary, or NONE  */
-    uint64_t pad2;
+    uint32_t slotmap_idx;         /* 1.1, with MSHM_CF_SLOTMAP: slot map index */
+    uint32_t slotmap_seq;         /* 1.1: low 32 bits of the slot map's
+                                     change_seq, so this record changes
+                                     whenever its map does                    */
     struct mshm_member members[MSHM_CLUSTER_MEMBERS];
     uint64_t pad3[3];
 };
@@ -313,6 +342,21 @@ struct mshm_cluster {
 /* A host name too long for the inline field. 256 B. */
 struct mshm_longname {
     char     host[MSHM_HOST_MAX]; /* NUL-terminated                            */
+};
+
+/*
+ * The slot -> member table of a cluster with distribution `slots` (1.1).
+ * member[s] is the member position (index into the owning cluster's
+ * members[]) serving Redis Cluster hash slot s, or MSHM_SLOT_NONE.  16448 B.
+ */
+struct mshm_slotmap {
+    uint64_t change_seq;
+    uint32_t gen;
+    uint32_t flags;               /* MSHM_SMF_*                                */
+    uint32_t cluster_idx;         /* owning cluster                            */
+    uint32_t pad0;
+    uint64_t pad[5];
+    uint8_t  member[MSHM_SLOTS];
 };
 
 /* One event in the overwrite ring. 64 B. */
@@ -334,7 +378,7 @@ struct mshm_event {
 /* ---- pinned ABI: every size and offset ---------------------------------- */
 #define MSHM_PIN(T, f, off) MSHM_STATIC_ASSERT(offsetof(T, f) == (off), #T "." #f)
 
-MSHM_STATIC_ASSERT(sizeof(struct mshm_header) == 320, "header size");
+MSHM_STATIC_ASSERT(sizeof(struct mshm_header) == 384, "header size");
 MSHM_PIN(struct mshm_header, magic, 0);
 MSHM_PIN(struct mshm_header, version_major, 8);
 MSHM_PIN(struct mshm_header, version_minor, 10);
@@ -378,6 +422,11 @@ MSHM_PIN(struct mshm_header, pad3, 236);
 MSHM_PIN(struct mshm_header, boot_id, 240);
 MSHM_PIN(struct mshm_header, ev_head, 256);
 MSHM_PIN(struct mshm_header, pad4, 264);
+MSHM_PIN(struct mshm_header, slotmap_cap, 320);
+MSHM_PIN(struct mshm_header, slotmap_stride, 324);
+MSHM_PIN(struct mshm_header, slotmap_off, 328);
+MSHM_PIN(struct mshm_header, geo_check2, 332);
+MSHM_PIN(struct mshm_header, pad5, 336);
 
 MSHM_STATIC_ASSERT(sizeof(struct mshm_slot_hdr) == 64, "slot header size");
 MSHM_PIN(struct mshm_slot_hdr, pub_seq, 0);
@@ -386,7 +435,9 @@ MSHM_PIN(struct mshm_slot_hdr, n_groups, 16);
 MSHM_PIN(struct mshm_slot_hdr, n_servers, 20);
 MSHM_PIN(struct mshm_slot_hdr, n_clusters, 24);
 MSHM_PIN(struct mshm_slot_hdr, n_longnames, 28);
-MSHM_PIN(struct mshm_slot_hdr, pad, 32);
+MSHM_PIN(struct mshm_slot_hdr, n_slotmaps, 32);
+MSHM_PIN(struct mshm_slot_hdr, pad0, 36);
+MSHM_PIN(struct mshm_slot_hdr, pad, 40);
 
 MSHM_STATIC_ASSERT(sizeof(struct mshm_group) == 256, "group size");
 MSHM_PIN(struct mshm_group, name, 0);
@@ -446,11 +497,21 @@ MSHM_PIN(struct mshm_cluster, pad0, 87);
 MSHM_PIN(struct mshm_cluster, n_members, 88);
 MSHM_PIN(struct mshm_cluster, pad1, 90);
 MSHM_PIN(struct mshm_cluster, primary, 92);
-MSHM_PIN(struct mshm_cluster, pad2, 96);
+MSHM_PIN(struct mshm_cluster, slotmap_idx, 96);
+MSHM_PIN(struct mshm_cluster, slotmap_seq, 100);
 MSHM_PIN(struct mshm_cluster, members, 104);
 MSHM_PIN(struct mshm_cluster, pad3, 360);
 
 MSHM_STATIC_ASSERT(sizeof(struct mshm_longname) == 256, "longname size");
+
+MSHM_STATIC_ASSERT(sizeof(struct mshm_slotmap) == 16448, "slot map size");
+MSHM_PIN(struct mshm_slotmap, change_seq, 0);
+MSHM_PIN(struct mshm_slotmap, gen, 8);
+MSHM_PIN(struct mshm_slotmap, flags, 12);
+MSHM_PIN(struct mshm_slotmap, cluster_idx, 16);
+MSHM_PIN(struct mshm_slotmap, pad0, 20);
+MSHM_PIN(struct mshm_slotmap, pad, 24);
+MSHM_PIN(struct mshm_slotmap, member, 64);
 
 MSHM_STATIC_ASSERT(sizeof(struct mshm_event) == 64, "event size");
 MSHM_PIN(struct mshm_event, seq, 0);

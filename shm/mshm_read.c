@@ -101,6 +101,16 @@ mshm_view_longname(const struct mshm_view *v, uint32_t idx)
                           (size_t)idx * v->geo->longname_stride);
 }
 
+const struct mshm_slotmap *
+mshm_view_slotmap(const struct mshm_view *v, uint32_t idx)
+{
+    if (idx >= v->geo->slotmap_cap) {
+        return NULL;
+    }
+    return (const void *)(v->slot + v->geo->slotmap_off +
+                          (size_t)idx * v->geo->slotmap_stride);
+}
+
 /* ---- group snapshot ----------------------------------------------------- */
 
 struct group_arg {
@@ -221,6 +231,70 @@ mshm_snap_server(const struct mshm_reader *r, uint32_t si, struct mshm_server *o
 }
 
 /* ---- cluster snapshot --------------------------------------------------- */
+
+struct slots_arg {
+    uint32_t ci;
+    struct mshm_cluster *out;
+    uint8_t *member;
+};
+
+static int
+copy_cluster_slots(const struct mshm_view *v, void *arg)
+{
+    struct slots_arg *a = arg;
+    const struct mshm_cluster *c = mshm_view_cluster(v, a->ci);
+    const struct mshm_slotmap *m;
+    uint32_t owner, flags;
+
+    if (c == NULL) {
+        return MSHM_ERR_RANGE;
+    }
+    mshm_copy_in(a->out, c, sizeof(*c));
+    if ((a->out->flags & MSHM_CF_IN_USE) == 0) {
+        return MSHM_ERR_NOTFOUND;
+    }
+    if ((a->out->flags & MSHM_CF_SLOTMAP) == 0) {
+        return MSHM_ERR_NOTFOUND;
+    }
+    if (a->out->slotmap_idx >= mshm_ld(&mshm_view_slot_hdr(v)->n_slotmaps) ||
+        (m = mshm_view_slotmap(v, a->out->slotmap_idx)) == NULL) {
+        return MSHM_ERR_CORRUPT;
+    }
+    flags = mshm_ld(&m->flags);
+    owner = mshm_ld(&m->cluster_idx);
+    if ((flags & MSHM_SMF_IN_USE) == 0 || owner != a->ci) {
+        return MSHM_ERR_CORRUPT;
+    }
+    mshm_copy_in(a->member, m->member, MSHM_SLOTS);
+    return MSHM_OK;
+}
+
+int
+mshm_snap_cluster_slots(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out,
+                        uint8_t member[MSHM_SLOTS])
+{
+    struct slots_arg a = {ci, out, member};
+    uint32_t s;
+    int rc;
+
+    if (ci >= r->geo.cluster_cap) {
+        return MSHM_ERR_RANGE;
+    }
+    rc = mshm_read(r, copy_cluster_slots, &a, NULL);
+    if (rc != MSHM_OK) {
+        return rc;
+    }
+    out->name[MSHM_NAME_MAX - 1] = '\0';
+    if (out->n_members > MSHM_CLUSTER_MEMBERS) {
+        return MSHM_ERR_CORRUPT;
+    }
+    for (s = 0; s < MSHM_SLOTS; s++) {
+        if (member[s] != MSHM_SLOT_NONE && member[s] >= out->n_members) {
+            return MSHM_ERR_CORRUPT;
+        }
+    }
+    return MSHM_OK;
+}
 
 struct cluster_arg {
     uint32_t ci;
@@ -351,7 +425,8 @@ copy_state(const struct mshm_view *v, void *arg)
 
     mshm_copy_in(h, mshm_view_slot_hdr(v), sizeof(*h));
     if (h->n_groups > g->group_cap || h->n_servers > g->server_cap ||
-        h->n_clusters > g->cluster_cap || h->n_longnames > g->longname_cap) {
+        h->n_clusters > g->cluster_cap || h->n_longnames > g->longname_cap ||
+        h->n_slotmaps > g->slotmap_cap) {
         return MSHM_ERR_CORRUPT;
     }
     for (i = 0; i < h->n_groups; i++) {
@@ -368,6 +443,9 @@ copy_state(const struct mshm_view *v, void *arg)
         mshm_copy_in(&st->longnames[i], mshm_view_longname(v, i),
                      sizeof(struct mshm_longname));
     }
+    for (i = 0; i < h->n_slotmaps; i++) {
+        mshm_copy_in(&st->slotmaps[i], mshm_view_slotmap(v, i), sizeof(struct mshm_slotmap));
+    }
     return MSHM_OK;
 }
 
@@ -378,6 +456,7 @@ mshm_state_free(struct mshm_state *st)
     free(st->servers);
     free(st->clusters);
     free(st->longnames);
+    free(st->slotmaps);
     memset(st, 0, sizeof(*st));
 }
 
@@ -393,11 +472,13 @@ mshm_read_state(const struct mshm_reader *r, struct mshm_state *st)
     st->clusters = calloc(g->cluster_cap ? g->cluster_cap : 1, sizeof(struct mshm_cluster));
     st->longnames = calloc(g->longname_cap ? g->longname_cap : 1,
                            sizeof(struct mshm_longname));
+    st->slotmaps = calloc(g->slotmap_cap ? g->slotmap_cap : 1, sizeof(struct mshm_slotmap));
     if (st->groups == NULL || st->servers == NULL || st->clusters == NULL ||
-        st->longnames == NULL) {
+        st->longnames == NULL || st->slotmaps == NULL) {
         mshm_state_free(st);
         return MSHM_ERR_NOMEM;
     }
+    st->slotmap_cap = g->slotmap_cap;
     st->group_cap = g->group_cap;
     st->server_cap = g->server_cap;
     st->cluster_cap = g->cluster_cap;
@@ -463,9 +544,10 @@ mshm_check_state(const struct mshm_state *st, char *err, size_t errlen)
     uint32_t i, j, k;
 
     if (h->n_groups > st->group_cap || h->n_servers > st->server_cap ||
-        h->n_clusters > st->cluster_cap || h->n_longnames > st->longname_cap) {
-        FAIL("record counts %u/%u/%u/%u exceed capacities", h->n_groups, h->n_servers,
-             h->n_clusters, h->n_longnames);
+        h->n_clusters > st->cluster_cap || h->n_longnames > st->longname_cap ||
+        h->n_slotmaps > st->slotmap_cap) {
+        FAIL("record counts %u/%u/%u/%u/%u exceed capacities", h->n_groups, h->n_servers,
+             h->n_clusters, h->n_longnames, h->n_slotmaps);
     }
     for (i = 0; i < h->n_longnames; i++) {
         if (!terminated(st->longnames[i].host, MSHM_HOST_MAX)) {
@@ -580,6 +662,37 @@ mshm_check_state(const struct mshm_state *st, char *err, size_t errlen)
             if ((st->clusters[j].flags & MSHM_CF_IN_USE) &&
                 strcmp(st->clusters[j].name, c->name) == 0) {
                 FAIL("cluster name %s used twice (%u and %u)", c->name, j, i);
+            }
+        }
+        if (c->flags & MSHM_CF_SLOTMAP) {
+            if (c->slotmap_idx >= h->n_slotmaps ||
+                (st->slotmaps[c->slotmap_idx].flags & MSHM_SMF_IN_USE) == 0 ||
+                st->slotmaps[c->slotmap_idx].cluster_idx != i) {
+                FAIL("cluster %s slot map %u not in use or owned by another cluster", c->name,
+                     c->slotmap_idx);
+            }
+        }
+    }
+    for (i = 0; i < h->n_slotmaps; i++) {
+        const struct mshm_slotmap *sm = &st->slotmaps[i];
+        const struct mshm_cluster *c;
+
+        if ((sm->flags & MSHM_SMF_IN_USE) == 0) {
+            continue;
+        }
+        sum += mshm_record_sum(MSHM_SUM_SLOTMAP, i, sm, sizeof(*sm));
+        if (sm->cluster_idx >= h->n_clusters) {
+            FAIL("slot map %u: owner %u out of range", i, sm->cluster_idx);
+        }
+        c = &st->clusters[sm->cluster_idx];
+        if ((c->flags & (MSHM_CF_IN_USE | MSHM_CF_SLOTMAP)) !=
+                (MSHM_CF_IN_USE | MSHM_CF_SLOTMAP) || c->slotmap_idx != i) {
+            FAIL("slot map %u: cluster %u does not name it", i, sm->cluster_idx);
+        }
+        for (j = 0; j < MSHM_SLOTS; j++) {
+            if (sm->member[j] != MSHM_SLOT_NONE && sm->member[j] >= c->n_members) {
+                FAIL("slot map %u (cluster %s): slot %u -> member %u of %u", i, c->name, j,
+                     sm->member[j], c->n_members);
             }
         }
     }

@@ -46,6 +46,7 @@ const struct mshm_group *mshm_view_group(const struct mshm_view *v, uint32_t idx
 const struct mshm_server *mshm_view_server(const struct mshm_view *v, uint32_t idx);
 const struct mshm_cluster *mshm_view_cluster(const struct mshm_view *v, uint32_t idx);
 const struct mshm_longname *mshm_view_longname(const struct mshm_view *v, uint32_t idx);
+const struct mshm_slotmap *mshm_view_slotmap(const struct mshm_view *v, uint32_t idx);
 
 /* The hot-path generation check: one acquire load of the latch. */
 static inline uint64_t
@@ -74,6 +75,15 @@ int mshm_snap_server(const struct mshm_reader *r, uint32_t si, struct mshm_serve
 /* Snapshot one cluster or farm. */
 int mshm_snap_cluster(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out);
 
+/*
+ * Snapshot cluster ci together with its slot map (distribution `slots`),
+ * both from the same published state: member[s] = member position of slot
+ * s or MSHM_SLOT_NONE.  NOTFOUND: not in use or no slot map; CORRUPT: the
+ * map is missing, owned elsewhere or names a member beyond n_members.
+ */
+int mshm_snap_cluster_slots(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out,
+                            uint8_t member[MSHM_SLOTS]);
+
 /* Find an in-use group / cluster by name.  NOTFOUND if absent. */
 int mshm_find_group(const struct mshm_reader *r, const char *name, uint32_t *idx);
 int mshm_find_cluster(const struct mshm_reader *r, const char *name, uint32_t *idx);
@@ -86,7 +96,8 @@ struct mshm_state {
     struct mshm_server *servers;     /* hdr.n_servers records   */
     struct mshm_cluster *clusters;   /* hdr.n_clusters records  */
     struct mshm_longname *longnames; /* hdr.n_longnames records */
-    uint32_t group_cap, server_cap, cluster_cap, longname_cap; /* allocated */
+    struct mshm_slotmap *slotmaps;   /* hdr.n_slotmaps records  */
+    uint32_t group_cap, server_cap, cluster_cap, longname_cap, slotmap_cap; /* allocated */
 };
 
 /* Copy the whole state.  Free with mshm_state_free().  NOMEM, CORRUPT, BUSY. */
@@ -110,6 +121,7 @@ uint64_t mshm_record_sum(unsigned kind, uint32_t idx, const void *rec, size_t le
 #define MSHM_SUM_SERVER   2u
 #define MSHM_SUM_CLUSTER  3u
 #define MSHM_SUM_LONGNAME 4u
+#define MSHM_SUM_SLOTMAP  5u
 
 /*
  * Read the next event from the ring.  Returns 1 and fills *ev, 0 if there is

@@ -38,7 +38,7 @@
 #include "mshm_read.h"
 #include "mshm_write.h"
 
-enum { K_GROUP = 0, K_SERVER = 1, K_CLUSTER = 2, K_LONGNAME = 3, K_NKINDS = 4 };
+enum { K_GROUP = 0, K_SERVER = 1, K_CLUSTER = 2, K_LONGNAME = 3, K_SLOTMAP = 4, K_NKINDS = 5 };
 
 /* One record array of the private model. */
 struct model_array {
@@ -196,12 +196,15 @@ static int
 model_alloc(struct mshm_writer *w)
 {
     static const unsigned sums[K_NKINDS] = {MSHM_SUM_GROUP, MSHM_SUM_SERVER,
-                                            MSHM_SUM_CLUSTER, MSHM_SUM_LONGNAME};
+                                            MSHM_SUM_CLUSTER, MSHM_SUM_LONGNAME,
+                                            MSHM_SUM_SLOTMAP};
     const struct mshm_geo *g = &w->geo;
-    uint32_t caps[K_NKINDS] = {g->group_cap, g->server_cap, g->cluster_cap, g->longname_cap};
+    uint32_t caps[K_NKINDS] = {g->group_cap, g->server_cap, g->cluster_cap, g->longname_cap,
+                               g->slotmap_cap};
     uint32_t sizes[K_NKINDS] = {g->group_stride, g->server_stride, g->cluster_stride,
-                                g->longname_stride};
-    uint32_t offs[K_NKINDS] = {g->group_off, g->server_off, g->cluster_off, g->longname_off};
+                                g->longname_stride, g->slotmap_stride};
+    uint32_t offs[K_NKINDS] = {g->group_off, g->server_off, g->cluster_off, g->longname_off,
+                               g->slotmap_off};
     int k;
 
     for (k = 0; k < K_NKINDS; k++) {
@@ -250,6 +253,8 @@ highwater(struct mshm_writer *w, int k)
         return &w->sh.n_servers;
     case K_CLUSTER:
         return &w->sh.n_clusters;
+    case K_SLOTMAP:
+        return &w->sh.n_slotmaps;
     default:
         return &w->sh.n_longnames;
     }
@@ -268,6 +273,8 @@ in_use(struct mshm_writer *w, int k, uint32_t idx)
         return (((struct mshm_server *)rec_at(m, idx))->flags & MSHM_SF_IN_USE) != 0;
     case K_CLUSTER:
         return (((struct mshm_cluster *)rec_at(m, idx))->flags & MSHM_CF_IN_USE) != 0;
+    case K_SLOTMAP:
+        return (((struct mshm_slotmap *)rec_at(m, idx))->flags & MSHM_SMF_IN_USE) != 0;
     default:
         return idx < w->sh.n_longnames;
     }
@@ -411,6 +418,63 @@ mshm_w_put_cluster(struct mshm_writer *w, uint32_t idx, const struct mshm_cluste
     *cur = next;
     stage(w, K_CLUSTER, idx);
     return MSHM_OK;
+}
+
+int
+mshm_w_put_slotmap(struct mshm_writer *w, uint32_t idx, const struct mshm_slotmap *rec)
+{
+    struct model_array *m = &w->a[K_SLOTMAP];
+    struct mshm_slotmap *cur;
+    uint64_t seq;
+    uint32_t gen;
+
+    if (idx >= m->cap) {
+        return MSHM_ERR_RANGE;
+    }
+    cur = rec_at(m, idx);
+    gen = cur->gen + (((cur->flags ^ rec->flags) & MSHM_SMF_IN_USE) ? 1 : 0);
+    if (gen == cur->gen && cur->flags == rec->flags && cur->cluster_idx == rec->cluster_idx &&
+        memcmp(cur->member, rec->member, sizeof(cur->member)) == 0) {
+        return MSHM_OK;               /* no change: nothing to publish */
+    }
+    seq = cur->change_seq + (m->dirty[idx] ? 0 : 1);
+    memcpy(cur, rec, sizeof(*cur));
+    memset(cur->pad, 0, sizeof(cur->pad));
+    cur->pad0 = 0;
+    cur->change_seq = seq;
+    cur->gen = gen;
+    stage(w, K_SLOTMAP, idx);
+    return MSHM_OK;
+}
+
+int
+mshm_w_del_slotmap(struct mshm_writer *w, uint32_t idx)
+{
+    struct model_array *m = &w->a[K_SLOTMAP];
+    struct mshm_slotmap *cur;
+
+    if (idx >= m->cap) {
+        return MSHM_ERR_RANGE;
+    }
+    cur = rec_at(m, idx);
+    if ((cur->flags & MSHM_SMF_IN_USE) == 0) {
+        return MSHM_OK;
+    }
+    cur->flags &= ~MSHM_SMF_IN_USE;
+    cur->gen++;
+    if (!m->dirty[idx]) {
+        cur->change_seq++;
+    }
+    stage(w, K_SLOTMAP, idx);
+    return MSHM_OK;
+}
+
+const struct mshm_slotmap *
+mshm_w_slotmap(const struct mshm_writer *w, uint32_t idx)
+{
+    return idx < w->a[K_SLOTMAP].cap
+               ? rec_at((struct model_array *)&w->a[K_SLOTMAP], idx)
+               : NULL;
 }
 
 int
@@ -713,7 +777,14 @@ plan_geometry(const struct mshm_writer_opts *o, struct mshm_header *h, char *err
     uint32_t ccap = def(o->cluster_cap, MSHM_DEF_CLUSTERS);
     uint32_t lcap = def(o->longname_cap, MSHM_DEF_LONGNAMES);
     uint32_t rcap = def(o->ring_cap, MSHM_DEF_RING);
+    uint32_t mcap = o->slotmap_cap == MSHM_W_NO_SLOTMAPS ? 0
+                                                          : def(o->slotmap_cap, MSHM_DEF_SLOTMAPS);
 
+    if (mcap > MSHM_MAX_SLOTMAPS) {
+        mshm_seterr(err, errlen, "segment capacity of slot maps %u above the maximum %u", mcap,
+               MSHM_MAX_SLOTMAPS);
+        return MSHM_ERR_RANGE;
+    }
     if (gcap > MSHM_MAX_GROUPS || scap > MSHM_MAX_SERVERS || ccap > MSHM_MAX_CLUSTERS ||
         lcap > MSHM_MAX_LONGNAMES || rcap > MSHM_MAX_RING || (rcap & (rcap - 1)) != 0) {
         mshm_seterr(err, errlen, "segment capacities out of range (groups %u, servers %u, "
@@ -736,6 +807,8 @@ plan_geometry(const struct mshm_writer_opts *o, struct mshm_header *h, char *err
     h->longname_stride = sizeof(struct mshm_longname);
     h->ring_cap = rcap;
     h->ring_stride = sizeof(struct mshm_event);
+    h->slotmap_cap = mcap;
+    h->slotmap_stride = sizeof(struct mshm_slotmap);
 
     off = sizeof(struct mshm_slot_hdr);
     h->group_off = (uint32_t)off;
@@ -746,6 +819,11 @@ plan_geometry(const struct mshm_writer_opts *o, struct mshm_header *h, char *err
     off += (uint64_t)ccap * h->cluster_stride;
     h->longname_off = (uint32_t)off;
     off += (uint64_t)lcap * h->longname_stride;
+    h->slotmap_off = (uint32_t)off;
+    off += (uint64_t)mcap * h->slotmap_stride;
+    h->geo_check2 = mshm_fnv1a32((const unsigned char *)h + MSHM_HEADER_SIZE_1_0,
+                                 offsetof(struct mshm_header, geo_check2) -
+                                     MSHM_HEADER_SIZE_1_0);
     slot_size = round_up(off, 4096);
     h->slot_off[0] = 4096;
     h->slot_off[1] = 4096 + slot_size;
@@ -774,7 +852,8 @@ same_geometry(const struct mshm_header *a, const struct mshm_geo *g)
            a->slot_off[0] == g->slot_off[0] && a->slot_off[1] == g->slot_off[1] &&
            a->ring_off == g->ring_off && a->group_off == g->group_off &&
            a->server_off == g->server_off && a->cluster_off == g->cluster_off &&
-           a->longname_off == g->longname_off;
+           a->longname_off == g->longname_off && a->slotmap_cap == g->slotmap_cap &&
+           a->slotmap_stride == g->slotmap_stride && a->slotmap_off == g->slotmap_off;
 }
 
 static int
@@ -850,6 +929,9 @@ load_model(struct mshm_writer *w, int c, char *err, size_t errlen)
     }
     for (i = 0; i < st.hdr.n_longnames; i++) {
         memcpy(rec_at(&w->a[K_LONGNAME], i), &st.longnames[i], sizeof(st.longnames[i]));
+    }
+    for (i = 0; i < st.hdr.n_slotmaps; i++) {
+        memcpy(rec_at(&w->a[K_SLOTMAP], i), &st.slotmaps[i], sizeof(st.slotmaps[i]));
     }
     mshm_state_free(&st);
     model_resum(w);
@@ -960,6 +1042,9 @@ create(struct mshm_writer *w, const struct mshm_writer_opts *o, struct mshm_head
     plan->created_realtime_ns = realtime_ns();
     plan->geo_check = mshm_fnv1a32(plan, offsetof(struct mshm_header, geo_check));
     mshm_copy_out(w->hdr, plan, offsetof(struct mshm_header, latch));
+    mshm_copy_out((unsigned char *)w->hdr + MSHM_HEADER_SIZE_1_0,
+                  (const unsigned char *)plan + MSHM_HEADER_SIZE_1_0,
+                  sizeof(*plan) - MSHM_HEADER_SIZE_1_0);       /* line 5 (1.1) */
     mshm_st(&w->hdr->ev_head, 1);
     mshm_st(&w->hdr->writer_epoch, 1);
     mshm_st(&w->hdr->hb_interval_ms, def(o->hb_interval_ms, MSHM_DEF_HB_MS));

@@ -25,6 +25,8 @@ struct mshm_writer;
 #define MSHM_DEF_CLUSTERS  256
 #define MSHM_DEF_LONGNAMES 256
 #define MSHM_DEF_RING      4096
+#define MSHM_DEF_SLOTMAPS  16        /* 16 x 16448 B per copy            */
+#define MSHM_W_NO_SLOTMAPS UINT32_MAX /* slotmap_cap: none at all          */
 #define MSHM_DEF_HB_MS     100
 #define MSHM_DEF_STALE_MS  3000
 
@@ -39,6 +41,7 @@ struct mshm_writer_opts {
     mode_t mode;             /* 0 = 0640                                        */
     gid_t gid;               /* (gid_t)-1 = leave the group unchanged           */
     uint32_t group_cap, server_cap, cluster_cap, longname_cap, ring_cap; /* 0 = default */
+    uint32_t slotmap_cap;    /* 0 = default, MSHM_W_NO_SLOTMAPS = none          */
     uint32_t hb_interval_ms, stale_after_ms;                             /* 0 = default */
     unsigned flags;          /* MSHM_W_*                                        */
     uint64_t test_kill_after;/* TEST ONLY: SIGKILL self after writing this many
@@ -76,6 +79,7 @@ const struct mshm_group *mshm_w_group(const struct mshm_writer *w, uint32_t idx)
 const struct mshm_server *mshm_w_server(const struct mshm_writer *w, uint32_t idx);
 const struct mshm_cluster *mshm_w_cluster(const struct mshm_writer *w, uint32_t idx);
 const char *mshm_w_longname(const struct mshm_writer *w, uint32_t idx);
+const struct mshm_slotmap *mshm_w_slotmap(const struct mshm_writer *w, uint32_t idx);
 
 /*
  * Stage a record.  change_seq and gen in *rec are ignored: the writer sets
@@ -86,6 +90,15 @@ int mshm_w_put_group(struct mshm_writer *w, uint32_t idx, const struct mshm_grou
 int mshm_w_put_server(struct mshm_writer *w, uint32_t idx, const struct mshm_server *rec);
 int mshm_w_put_cluster(struct mshm_writer *w, uint32_t idx, const struct mshm_cluster *rec);
 int mshm_w_put_longname(struct mshm_writer *w, uint32_t idx, const char *host);
+
+/*
+ * Stage slot map idx (1.1).  Its change_seq/gen are set by the writer; put
+ * one with MSHM_SMF_IN_USE and the owning cluster_idx, and a cluster record
+ * with MSHM_CF_SLOTMAP + slotmap_idx in the same commit.  A put without
+ * MSHM_SMF_IN_USE, or mshm_w_del_slotmap(), removes it.  RANGE if idx >= cap.
+ */
+int mshm_w_put_slotmap(struct mshm_writer *w, uint32_t idx, const struct mshm_slotmap *rec);
+int mshm_w_del_slotmap(struct mshm_writer *w, uint32_t idx);
 
 /* Stage the removal of a record (clears IN_USE, bumps gen). */
 int mshm_w_del_group(struct mshm_writer *w, uint32_t idx);

@@ -109,15 +109,41 @@ explain_cluster(FILE *out, const struct mshm_state *st, const struct mshm_cluste
     int has_tag = (cl->flags & MSHM_CF_HASH_TAG) != 0;
 
     fprintf(out, "%scluster %s: marshal0, %s, hash %s%s%c%c\n", indent, cl->name,
-            cl->dist <= MSHM_DIST_SLOTS ? dist_txt[cl->dist] : "?", mc_hash_name(cl->hash),
+            cl->dist <= MSHM_DIST_SLOTS ? dist_txt[cl->dist] : "?",
+            cl->dist == MSHM_DIST_SLOTS ? "crc16 (Redis Cluster)" : mc_hash_name(cl->hash),
             has_tag ? ", hash tag " : "", has_tag ? tag[0] : ' ', has_tag ? tag[1] : ' ');
-    if (cl->dist == MSHM_DIST_SLOTS) {
-        fprintf(out, "%s  slot %u: the slots distribution is not routed by this version\n",
-                indent, mc_slot(key, klen));
-        return 1;
-    }
     if (n > MSHM_CLUSTER_MEMBERS) {
         n = MSHM_CLUSTER_MEMBERS;
+    }
+    if (cl->dist == MSHM_DIST_SLOTS) {
+        const struct mshm_slotmap *sm;
+        uint32_t slot;
+
+        if (!(cl->flags & MSHM_CF_SLOTMAP) || cl->slotmap_idx >= st->hdr.n_slotmaps ||
+            !((sm = &st->slotmaps[cl->slotmap_idx])->flags & MSHM_SMF_IN_USE)) {
+            fprintf(out, "%s  no slot map published: not routable\n", indent);
+            return 1;
+        }
+        if (has_tag && mc_hash_tag(key, klen, tag[0], tag[1], &off, &tlen)) {
+            fprintf(out, "%s  hash tag: hashing \"%.*s\" (bytes %zu..%zu of the key)\n", indent,
+                    (int)tlen, key + off, off, off + tlen);
+        }
+        slot = mc_crc16_xmodem(tlen == 0 ? "" : key + off, tlen) & (MSHM_SLOTS - 1u);
+        id = sm->member[slot];
+        fprintf(out, "%s  crc16 0x%04x -> slot %u\n", indent,
+                mc_crc16_xmodem(tlen == 0 ? "" : key + off, tlen), slot);
+        if (id >= n || group_at(st, cl->members[id].idx) == NULL) {
+            fprintf(out, "%s  -> no group (slot %u unassigned)\n", indent, slot);
+            return 1;
+        }
+        fprintf(out, "%s  -> member %u (slot map)\n", indent, id);
+        {
+            char sub[32];
+
+            snprintf(sub, sizeof(sub), "%s  ", indent);
+            explain_group(out, st, group_at(st, cl->members[id].idx), sub);
+        }
+        return 0;
     }
     for (i = 0; i < n; i++) {
         mg[i] = group_at(st, cl->members[i].idx);

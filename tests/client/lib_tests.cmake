@@ -43,6 +43,14 @@ if(TARGET marshal-shm)
   set_tests_properties(lib_cluster PROPERTIES
                        LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
                        RESOURCE_LOCK marshal_ctl_integration)
+  # distribution slots: a cluster-enabled redis-server is the slot oracle
+  add_test(NAME lib_slots
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lib_slots.sh
+                   $<TARGET_FILE:marshal-controller> $<TARGET_FILE:marshal-shmdump>
+                   $<TARGET_FILE:cluster_check>)
+  set_tests_properties(lib_slots PROPERTIES
+                       LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
+                       RESOURCE_LOCK marshal_ctl_integration)
 endif()
 
 # marshal1 mirrors and marshal10 farms against real servers (mirror_check:

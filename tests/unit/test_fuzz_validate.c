@@ -182,6 +182,9 @@ random_valid_layout(unsigned char *buf, size_t cap_bytes)
     h.geo_check = mshm_fnv1a32(&h, offsetof(struct mshm_header, geo_check));
     fill_random(buf, total);
     memcpy(buf, &h, offsetof(struct mshm_header, latch));
+    /* line 5 (1.1): no slot maps (a 16448-byte map does not fit this buffer) */
+    memcpy(buf + MSHM_HEADER_SIZE_1_0, (unsigned char *)&h + MSHM_HEADER_SIZE_1_0,
+           sizeof(h) - MSHM_HEADER_SIZE_1_0);
     ((struct mshm_header *)(void *)buf)->state = below(8) == 0 ? MSHM_STATE_RETIRED
                                                                : MSHM_STATE_LIVE;
     /* mostly plausible counts, so the record loops run */
@@ -192,6 +195,7 @@ random_valid_layout(unsigned char *buf, size_t cap_bytes)
             sh->n_servers = below(h.server_cap + 1);
             sh->n_clusters = below(h.cluster_cap + 1);
             sh->n_longnames = below(h.longname_cap + 1);
+            sh->n_slotmaps = 0;
         }
     }
     ((struct mshm_header *)(void *)buf)->ev_head = below(40);

@@ -22,7 +22,10 @@ static void
 test_sizes(void **state)
 {
     (void)state;
-    assert_int_equal(sizeof(struct mshm_header), 320);
+    assert_int_equal(sizeof(struct mshm_header), 384);
+    assert_int_equal(MSHM_HEADER_SIZE_1_0, 320);
+    assert_int_equal(sizeof(struct mshm_slotmap), 16448);
+    assert_int_equal(sizeof(struct mshm_slotmap) % 8, 0);
     assert_int_equal(sizeof(struct mshm_slot_hdr), 64);
     assert_int_equal(sizeof(struct mshm_group), 256);
     assert_int_equal(sizeof(struct mshm_server), 128);
@@ -129,8 +132,10 @@ test_slot_hdr_offsets(void **state)
     PIN(mshm_slot_hdr, n_servers, 20);
     PIN(mshm_slot_hdr, n_clusters, 24);
     PIN(mshm_slot_hdr, n_longnames, 28);
-    PIN(mshm_slot_hdr, pad, 32);
-    assert_int_equal(FSIZE(mshm_slot_hdr, pad), 32);
+    PIN(mshm_slot_hdr, n_slotmaps, 32);
+    PIN(mshm_slot_hdr, pad0, 36);
+    PIN(mshm_slot_hdr, pad, 40);
+    assert_int_equal(FSIZE(mshm_slot_hdr, pad), 24);
 }
 
 static void
@@ -206,11 +211,19 @@ test_cluster_offsets(void **state)
     PIN(mshm_cluster, n_members, 88);
     PIN(mshm_cluster, pad1, 90);
     PIN(mshm_cluster, primary, 92);
-    PIN(mshm_cluster, pad2, 96);
+    PIN(mshm_cluster, slotmap_idx, 96);
+    PIN(mshm_cluster, slotmap_seq, 100);
     PIN(mshm_cluster, members, 104);
     assert_int_equal(FSIZE(mshm_cluster, members), 32 * 8);
     PIN(mshm_cluster, pad3, 360);
     assert_int_equal(FSIZE(mshm_cluster, pad3), 24);
+
+    PIN(mshm_slotmap, change_seq, 0);
+    PIN(mshm_slotmap, gen, 8);
+    PIN(mshm_slotmap, flags, 12);
+    PIN(mshm_slotmap, cluster_idx, 16);
+    PIN(mshm_slotmap, member, 64);
+    assert_int_equal(FSIZE(mshm_slotmap, member), MSHM_SLOTS);
 
     PIN(mshm_longname, host, 0);
     assert_int_equal(FSIZE(mshm_longname, host), 256);

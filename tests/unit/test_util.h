@@ -94,6 +94,7 @@ tu_opts(const char *path)
     o.cluster_cap = 4;
     o.longname_cap = 4;
     o.ring_cap = 16;
+    o.slotmap_cap = 1;
     return o;
 }
 
@@ -261,6 +262,20 @@ tu_populate(struct mshm_writer *w)
     assert_int_equal(mshm_w_put_server(w, 5, &s), MSHM_OK);
 
     c = tu_cluster("c0", MSHM_KIND_CLUSTER, 2, c0m);
+    {   /* c0 is a `slots` cluster: slots 0..8191 -> member 0, the rest -> 1 */
+        struct mshm_slotmap *sm = calloc(1, sizeof(*sm));
+
+        assert_non_null(sm);
+        sm->flags = MSHM_SMF_IN_USE;
+        sm->cluster_idx = 0;
+        memset(sm->member, 0, MSHM_SLOTS / 2);
+        memset(sm->member + MSHM_SLOTS / 2, 1, MSHM_SLOTS / 2);
+        assert_int_equal(mshm_w_put_slotmap(w, 0, sm), MSHM_OK);
+        free(sm);
+        c.dist = MSHM_DIST_SLOTS;
+        c.flags |= MSHM_CF_SLOTMAP;
+        c.slotmap_idx = 0;
+    }
     assert_int_equal(mshm_w_put_cluster(w, 0, &c), MSHM_OK);
     c = tu_cluster("c1", MSHM_KIND_CLUSTER, 1, c1m);
     assert_int_equal(mshm_w_put_cluster(w, 1, &c), MSHM_OK);

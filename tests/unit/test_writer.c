@@ -902,6 +902,88 @@ test_put_range(void **state)
     mshm_writer_close(w, 0);
 }
 
+/* ---- slot maps (1.1) ------------------------------------------------------ */
+
+static void
+test_slotmap(void **state)
+{
+    const struct tu_ctx *c = *state;
+    struct mshm_writer *w = tu_open(c->path, MSHM_CREATED);
+    struct mshm_slotmap *sm = calloc(1, sizeof(*sm));
+    uint8_t *member = malloc(MSHM_SLOTS);
+    struct mshm_cluster cl;
+    struct mshm_reader r;
+    struct mshm_state st;
+    uint64_t seq;
+    char err[256];
+
+    assert_non_null(sm);
+    assert_non_null(member);
+    tu_populate(w);             /* c0 owns slot map 0: halves to members 0 and 1 */
+    assert_int_equal(mshm_attach(&r, c->path, 0), MSHM_OK);
+    assert_int_equal(r.geo.slotmap_cap, 1);
+    assert_int_equal(r.geo.header_size, sizeof(struct mshm_header));
+    assert_int_equal(mshm_snap_cluster_slots(&r, 0, &cl, member), MSHM_OK);
+    assert_string_equal(cl.name, "c0");
+    assert_int_equal(member[0], 0);
+    assert_int_equal(member[MSHM_SLOTS / 2 - 1], 0);
+    assert_int_equal(member[MSHM_SLOTS / 2], 1);
+    assert_int_equal(member[MSHM_SLOTS - 1], 1);
+    /* c1 has no slot map */
+    assert_int_equal(mshm_snap_cluster_slots(&r, 1, &cl, member), MSHM_ERR_NOTFOUND);
+
+    /* moving slots changes the map's change_seq; an identical put publishes nothing */
+    seq = mshm_w_slotmap(w, 0)->change_seq;
+    memcpy(sm, mshm_w_slotmap(w, 0), sizeof(*sm));
+    assert_int_equal(mshm_w_put_slotmap(w, 0, sm), MSHM_OK);
+    assert_int_equal(mshm_w_commit(w), 0);
+    memset(sm->member + 100, 1, 50);
+    assert_int_equal(mshm_w_put_slotmap(w, 0, sm), MSHM_OK);
+    assert_int_equal(mshm_w_commit(w), 1);
+    assert_true(mshm_w_slotmap(w, 0)->change_seq == seq + 1);
+    assert_int_equal(mshm_snap_cluster_slots(&r, 0, &cl, member), MSHM_OK);
+    assert_int_equal(member[99], 0);
+    assert_int_equal(member[100], 1);
+    assert_int_equal(member[149], 1);
+    assert_int_equal(member[150], 0);
+    assert_int_equal(mshm_w_put_slotmap(w, 1, sm), MSHM_ERR_RANGE);   /* cap 1 */
+
+    /* the whole state checks, and a member beyond n_members is caught */
+    assert_int_equal(mshm_read_state(&r, &st), MSHM_OK);
+    assert_int_equal(st.hdr.n_slotmaps, 1);
+    assert_int_equal(mshm_check_state(&st, err, sizeof(err)), MSHM_OK);
+    st.slotmaps[0].member[7] = 2;
+    assert_int_equal(mshm_check_state(&st, err, sizeof(err)), MSHM_ERR_CORRUPT);
+    assert_non_null(strstr(err, "slot map 0"));
+    st.slotmaps[0].member[7] = 0;
+    st.clusters[0].slotmap_idx = 1;
+    assert_int_equal(mshm_check_state(&st, err, sizeof(err)), MSHM_ERR_CORRUPT);
+    mshm_state_free(&st);
+    mshm_detach(&r);
+
+    /* adoption keeps the map */
+    mshm_writer_close(w, 1);
+    w = tu_open(c->path, MSHM_ADOPTED);
+    assert_int_equal(mshm_w_slotmap(w, 0)->member[120], 1);
+    assert_int_equal(mshm_w_slotmap(w, 0)->change_seq, seq + 1);
+
+    /* removing it: the cluster stops naming it in the same commit */
+    cl = *mshm_w_cluster(w, 0);
+    cl.flags &= ~MSHM_CF_SLOTMAP;
+    assert_int_equal(mshm_w_put_cluster(w, 0, &cl), MSHM_OK);
+    assert_int_equal(mshm_w_del_slotmap(w, 0), MSHM_OK);
+    assert_int_equal(mshm_w_commit(w), 2);
+    assert_int_equal(mshm_attach(&r, c->path, 0), MSHM_OK);
+    assert_int_equal(mshm_snap_cluster_slots(&r, 0, &cl, member), MSHM_ERR_NOTFOUND);
+    assert_int_equal(mshm_read_state(&r, &st), MSHM_OK);
+    assert_int_equal(mshm_check_state(&st, err, sizeof(err)), MSHM_OK);
+    mshm_state_free(&st);
+    mshm_detach(&r);
+    mshm_writer_close(w, 0);
+    free(sm);
+    free(member);
+}
+
 int
 main(void)
 {
@@ -927,6 +1009,7 @@ main(void)
         T(test_header_flags),
         T(test_long_host),
         T(test_put_range),
+        T(test_slotmap),
     };
 #undef T
 

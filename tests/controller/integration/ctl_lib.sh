@@ -307,7 +307,7 @@ ctl_conf() {
     body=$(cat)
     # small capacities keep the segment small (grep -a, dumps); unset
     # CTL_SEG_CAPACITY = these, empty = the controller's defaults
-    cap='capacity = { groups = 16; servers = 64; clusters = 4; long_names = 4; events = 1024; };'
+    cap='capacity = { groups = 16; servers = 64; clusters = 4; long_names = 4; events = 1024; slot_maps = 2; };'
     cap=${CTL_SEG_CAPACITY-$cap}
     {
         cat <<EOF
