@@ -9,6 +9,8 @@
  *   cluster_check SEGMENT TARGET down PREFIX N GROUP   GROUP is down: its keys fail, the
  *                                                      others are served, nothing moves
  *   cluster_check SEGMENT TARGET where KEY             prints the group a key lands on
+ *   cluster_check SEGMENT TARGET share PREFIX N        EXISTS PREFIX:i for i < N; prints
+ *                                                      "GROUP COUNT" per group reached
  *
  * Prints a summary line and "FAIL: ..." on the first violated expectation
  * (exit 1).  Every loop is bounded by N.
@@ -295,6 +297,36 @@ cmd_down(const char *prefix, int n, const char *down)
            failed);
 }
 
+/* Where N keys land (one EXISTS each, read-only): "GROUP COUNT" lines. */
+static void
+cmd_share(const char *prefix, int n)
+{
+    char names[32][64];
+    int counts[32] = {0}, ng = 0, i, j;
+
+    for (i = 0; i < n; i++) {
+        redisReply *r = marshal_command(t, "EXISTS %s:%d", prefix, i);
+        const char *g = leg_group();
+
+        if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+            FAIL("EXISTS %s:%d", prefix, i);
+        }
+        freeReplyObject(r);
+        for (j = 0; j < ng && strcmp(names[j], g) != 0; j++) {
+        }
+        if (j == ng) {
+            if (ng == 32) {
+                FAIL("more than 32 groups");
+            }
+            snprintf(names[ng++], sizeof(names[0]), "%s", g);
+        }
+        counts[j]++;
+    }
+    for (j = 0; j < ng; j++) {
+        printf("%s %d\n", names[j], counts[j]);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,6 +360,8 @@ main(int argc, char **argv)
         cmd_tags();
     } else if (strcmp(argv[3], "down") == 0 && argc == 7) {
         cmd_down(argv[4], atoi(argv[5]), argv[6]);
+    } else if (strcmp(argv[3], "share") == 0 && argc == 6) {
+        cmd_share(argv[4], atoi(argv[5]));
     } else if (strcmp(argv[3], "where") == 0 && argc == 5) {
         redisReply *r = marshal_command(t, "EXISTS %s", argv[4]);
 

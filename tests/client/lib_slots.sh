@@ -17,6 +17,9 @@
 #      key still routes where it did.
 #   5. A config where slots overlap or leave a gap is refused (exit 2,
 #      file:line: setting).
+#   6. A second cluster "weighted" without slot lists over t1..t3 with
+#      powers 1, 1, 2: the controller splits the slots 4096/4096/8192, and
+#      100,000 keys land within 2 points of each member's weight share.
 #
 #   lib_slots.sh MARSHAL_CONTROLLER MARSHAL_SHMDUMP CLUSTER_CHECK
 set -euo pipefail
@@ -52,6 +55,9 @@ clusters = ( {
   name = "slotted"; rule = "marshal0"; distribution = "slots";
   members = ( { name = "t1"; slots = "$1"; }, { name = "t2"; slots = "$2"; },
               { name = "t3"; slots = "$3"; } );
+}, {
+  name = "weighted"; rule = "marshal0"; distribution = "slots";
+  members = ( "t1", "t2", { name = "t3"; power = 2; } );
 } );
 CONF
 }
@@ -154,4 +160,20 @@ for bad in "0-5460|5000-10922|10923-16383|overlap|slot 5000 is already assigned"
         fail "$what: want '$CONF:LINE: clusters...: $msg', got: $OUT"
 done
 it_log "overlap, gap and out-of-range tables refused with file:line"
+
+# ---- 6. weights: the default split follows power -------------------------------------------
+wmember_q() { printf '(.clusters[] | select(.name == "weighted") | .members[] | select(.name == "%s"))' "$1"; }
+seg_is "$(wmember_q t1).slot_ranges == \"0-4095\" and $(wmember_q t2).slot_ranges == \"4096-8191\" and
+        $(wmember_q t3).slot_ranges == \"8192-16383\"" || fail "default split of weighted: $(sj | jq -c '.clusters')"
+NK=100000
+OUT=$(timeout 120 "$CHECK" "$SEG" weighted share wk "$NK") || fail "share: $OUT"
+for spec in "t1 25" "t2 25" "t3 50"; do
+    read -r g want <<<"$spec"
+    got=$(awk -v g="$g" '$1 == g { print $2 }' <<<"$OUT")
+    [[ -n $got ]] || fail "no key landed on $g: $OUT"
+    # within 2 percentage points of the weight share
+    ((got * 100 >= (want - 2) * NK && got * 100 <= (want + 2) * NK)) ||
+        fail "$g got $got of $NK keys, want ${want}% +-2: $OUT"
+done
+it_log "weighted 1:1:2 -> slots 4096/4096/8192; $NK keys: $(tr '\n' ' ' <<<"$OUT")"
 it_log "PASS"
