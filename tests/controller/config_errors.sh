@@ -163,6 +163,42 @@ check marshal10_cluster 2 "clusters.[0].rule" "farm rule" <<'C'
 groups = ( { name = "a"; master = "127.0.0.1:1"; } );
 clusters = ( { name = "m"; rule = "marshal10"; members = ( "a" ); } );
 C
+check slots_overlap 4 "clusters.[0].members.[1].slots" "slot 100 is already assigned to member \"a\"" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; }, { name = "b"; master = "127.0.0.1:2"; } );
+clusters = ( { name = "s"; rule = "marshal0"; distribution = "slots";
+  members = ( { name = "a"; slots = "0-100"; },
+              { name = "b"; slots = "100-16383"; } ); } );
+C
+check slots_gap 3 "clusters.[0].members" "slots 8000-8191 are not assigned" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; }, { name = "b"; master = "127.0.0.1:2"; } );
+clusters = ( { name = "s"; rule = "marshal0"; distribution = "slots";
+  members = ( { name = "a"; slots = "0-7999"; }, { name = "b"; slots = "8192-16383"; } ); } );
+C
+check slots_syntax 3 "clusters.[0].members.[0].slots" "bad slot list" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+clusters = ( { name = "s"; rule = "marshal0"; distribution = "slots";
+  members = ( { name = "a"; slots = "0-16383,"; } ); } );
+C
+check slots_range 3 "clusters.[0].members.[0].slots" "bad slot range 10-5" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+clusters = ( { name = "s"; rule = "marshal0"; distribution = "slots";
+  members = ( { name = "a"; slots = "10-5"; } ); } );
+C
+check slots_hash 2 "clusters.[0].hash" "does not apply to distribution slots" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+clusters = ( { name = "s"; rule = "marshal0"; distribution = "slots"; hash = "md5"; members = ( "a" ); } );
+C
+check slots_on_ketama 3 "clusters.[0].members.[0].slots" "distribution \"slots\" only" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+clusters = ( { name = "s"; rule = "marshal0";
+  members = ( { name = "a"; slots = "0-16383"; } ); } );
+C
+check slot_maps_capacity 4 "clusters.[1].distribution" "exceed segment.capacity.slot_maps (1)" <<'C'
+segment = { capacity = { slot_maps = 1; }; };
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+clusters = ( { name = "s"; rule = "marshal0"; distribution = "slots"; members = ( "a" ); },
+             { name = "t"; rule = "marshal0"; distribution = "slots"; members = ( "a" ); } );
+C
 check notify_relative 1 "notify.program" "absolute path" <<'C'
 notify = { program = "notify.sh"; };
 groups = ( { name = "a"; master = "127.0.0.1:1"; } );
