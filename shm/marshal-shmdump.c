@@ -36,8 +36,8 @@
  *     "heartbeat_age_ms": int|null,        (null: other boot / unknown)
  *     "generation": int,                   (latch the state is consistent with)
  *     "copy": 0|1, "pub_seq": int, "state_sum": "hex16", "ev_head": int,
- *     "capacity": {"groups","servers","clusters","longnames","ring": int},
- *     "used": {"groups","servers","clusters","longnames": int} (high-water marks),
+ *     "capacity": {"groups","servers","clusters","longnames","ring","slotmaps": int},
+ *     "used": {"groups","servers","clusters","longnames","slotmaps": int} (high-water marks),
  *     "valid": bool, "invalid_reason": str|null   (mshm_check_state verdict)
  *   },
  *   "liveness": "live"|"stale"|"stopped"|"retired",
@@ -1021,10 +1021,11 @@ print_header(struct ctx *c)
            c->st.latch, (unsigned)(c->st.latch & 1), c->st.hdr.pub_seq,
            mshm_ld(&h->config_version), head > 0 ? head - 1 : 0, r->geo.ring_cap);
     printf("capacity groups %" PRIu32 "/%" PRIu32 "  servers %" PRIu32 "/%" PRIu32
-           "  clusters %" PRIu32 "/%" PRIu32 "  long names %" PRIu32 "/%" PRIu32 "\n",
+           "  clusters %" PRIu32 "/%" PRIu32 "  long names %" PRIu32 "/%" PRIu32
+           "  slot maps %" PRIu32 "/%" PRIu32 "\n",
            c->st.hdr.n_groups, r->geo.group_cap, c->st.hdr.n_servers, r->geo.server_cap,
            c->st.hdr.n_clusters, r->geo.cluster_cap, c->st.hdr.n_longnames,
-           r->geo.longname_cap);
+           r->geo.longname_cap, c->st.hdr.n_slotmaps, r->geo.slotmap_cap);
     if (!c->valid) {
         printf("INVALID STATE: %s\n", c->invalid);
     }
@@ -1258,12 +1259,14 @@ json_segment(struct ctx *c)
     jnum("clusters", r->geo.cluster_cap);
     jnum("longnames", r->geo.longname_cap);
     jnum("ring", r->geo.ring_cap);
+    jnum("slotmaps", r->geo.slotmap_cap);
     jclose('}');
     jopen("used", '{');
     jnum("groups", c->st.hdr.n_groups);
     jnum("servers", c->st.hdr.n_servers);
     jnum("clusters", c->st.hdr.n_clusters);
     jnum("longnames", c->st.hdr.n_longnames);
+    jnum("slotmaps", c->st.hdr.n_slotmaps);
     jclose('}');
     jbool("valid", c->valid);
     if (c->valid) {
