@@ -232,19 +232,18 @@ mshm_snap_server(const struct mshm_reader *r, uint32_t si, struct mshm_server *o
 
 /* ---- cluster snapshot --------------------------------------------------- */
 
-struct slots_arg {
+struct cluster_arg {
     uint32_t ci;
     struct mshm_cluster *out;
-    uint8_t *member;
+    uint8_t *member;              /* NULL: the record only; else its slot map too */
 };
 
 static int
-copy_cluster_slots(const struct mshm_view *v, void *arg)
+copy_cluster(const struct mshm_view *v, void *arg)
 {
-    struct slots_arg *a = arg;
+    struct cluster_arg *a = arg;
     const struct mshm_cluster *c = mshm_view_cluster(v, a->ci);
     const struct mshm_slotmap *m;
-    uint32_t owner, flags;
 
     if (c == NULL) {
         return MSHM_ERR_RANGE;
@@ -253,6 +252,9 @@ copy_cluster_slots(const struct mshm_view *v, void *arg)
     if ((a->out->flags & MSHM_CF_IN_USE) == 0) {
         return MSHM_ERR_NOTFOUND;
     }
+    if (a->member == NULL) {
+        return MSHM_OK;
+    }
     if ((a->out->flags & MSHM_CF_SLOTMAP) == 0) {
         return MSHM_ERR_NOTFOUND;
     }
@@ -260,64 +262,19 @@ copy_cluster_slots(const struct mshm_view *v, void *arg)
         (m = mshm_view_slotmap(v, a->out->slotmap_idx)) == NULL) {
         return MSHM_ERR_CORRUPT;
     }
-    flags = mshm_ld(&m->flags);
-    owner = mshm_ld(&m->cluster_idx);
-    if ((flags & MSHM_SMF_IN_USE) == 0 || owner != a->ci) {
+    if ((mshm_ld(&m->flags) & MSHM_SMF_IN_USE) == 0 || mshm_ld(&m->cluster_idx) != a->ci) {
         return MSHM_ERR_CORRUPT;
     }
     mshm_copy_in(a->member, m->member, MSHM_SLOTS);
     return MSHM_OK;
 }
 
-int
-mshm_snap_cluster_slots(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out,
-                        uint8_t member[MSHM_SLOTS])
-{
-    struct slots_arg a = {ci, out, member};
-    uint32_t s;
-    int rc;
-
-    if (ci >= r->geo.cluster_cap) {
-        return MSHM_ERR_RANGE;
-    }
-    rc = mshm_read(r, copy_cluster_slots, &a, NULL);
-    if (rc != MSHM_OK) {
-        return rc;
-    }
-    out->name[MSHM_NAME_MAX - 1] = '\0';
-    if (out->n_members > MSHM_CLUSTER_MEMBERS) {
-        return MSHM_ERR_CORRUPT;
-    }
-    for (s = 0; s < MSHM_SLOTS; s++) {
-        if (member[s] != MSHM_SLOT_NONE && member[s] >= out->n_members) {
-            return MSHM_ERR_CORRUPT;
-        }
-    }
-    return MSHM_OK;
-}
-
-struct cluster_arg {
-    uint32_t ci;
-    struct mshm_cluster *out;
-};
-
 static int
-copy_cluster(const struct mshm_view *v, void *arg)
+snap_cluster(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out,
+             uint8_t *member)
 {
-    struct cluster_arg *a = arg;
-    const struct mshm_cluster *c = mshm_view_cluster(v, a->ci);
-
-    if (c == NULL) {
-        return MSHM_ERR_RANGE;
-    }
-    mshm_copy_in(a->out, c, sizeof(*c));
-    return (a->out->flags & MSHM_CF_IN_USE) ? MSHM_OK : MSHM_ERR_NOTFOUND;
-}
-
-int
-mshm_snap_cluster(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out)
-{
-    struct cluster_arg a = {ci, out};
+    struct cluster_arg a = {ci, out, member};
+    uint32_t s;
     int rc;
 
     if (ci >= r->geo.cluster_cap) {
@@ -331,7 +288,25 @@ mshm_snap_cluster(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster 
     if (out->n_members > MSHM_CLUSTER_MEMBERS) {
         return MSHM_ERR_CORRUPT;
     }
+    for (s = 0; member != NULL && s < MSHM_SLOTS; s++) {
+        if (member[s] != MSHM_SLOT_NONE && member[s] >= out->n_members) {
+            return MSHM_ERR_CORRUPT;
+        }
+    }
     return MSHM_OK;
+}
+
+int
+mshm_snap_cluster(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out)
+{
+    return snap_cluster(r, ci, out, NULL);
+}
+
+int
+mshm_snap_cluster_slots(const struct mshm_reader *r, uint32_t ci, struct mshm_cluster *out,
+                        uint8_t member[MSHM_SLOTS])
+{
+    return snap_cluster(r, ci, out, member);
 }
 
 /* ---- find by name ------------------------------------------------------- */
