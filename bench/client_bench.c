@@ -3,7 +3,7 @@
  * hiredis on the same redis-server, measured in the same run, interleaved.
  *
  *   client_bench --port P [--replica-port R ...] [--shard-port S ...] [--twemproxy-port T]
- *                [--n N] [--rounds K] [--smoke]
+ *                [--n N] [--rounds K] [--conns C] [--smoke]
  *
  * The program publishes its own segment (a temp file, written with the shm
  * core's writer, no controller needed) describing one group "bench" whose
@@ -18,6 +18,13 @@
  *
  * With --twemproxy-port (a nutcracker pool whose only server is P): the same
  * GET/SET through twemproxy against raw hiredis, interleaved.
+ * With --conns C (default 4; 0 = off): C connections pipelined at depth 16,
+ * one thread each, every thread with its own connection (raw hiredis, its
+ * own marshal_client + target on the same segment, its own connection to
+ * twemproxy), all started together at a barrier, each doing N pipelined
+ * GETs; the run's rate is the aggregate (C x N / wall time from the barrier
+ * to the last thread's end).  Per round raw, marshal and twemproxy run in
+ * turn (A B C A B C ...); printed as the other rows: rates, ratio to raw.
  * With 4 --shard-port servers: groups s1..s4, a marshal0 cluster "stripe"
  * over them and a marshal1 mirror "mirror" over s1+s2 (policy all):
  *   MGET of 100 keys through the cluster (split over 4 groups, pipelined in
@@ -32,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <hiredis/hiredis.h>
 
 #include "bench_util.h"
@@ -41,6 +50,7 @@
 #define MAX_ROUNDS 64
 #define MAX_REPLICAS 8
 #define DEPTH 16
+#define MAX_CONNS 64
 
 
 
@@ -366,6 +376,170 @@ shard_bench(marshal_client *c, redisContext *ctx, int n, int rounds)
     report2("SET", "1 group", "mirror of 2", one, mir, rounds);
 }
 
+/* ---- C connections pipelined, one thread each ------------------------------------------ */
+
+struct mworker {
+    redisContext *ctx;          /* raw / twemproxy: this thread's connection  */
+    marshal_client *c;          /* marshal: this thread's own client ...      */
+    marshal_target *t;          /* ... and target                             */
+    int n, base, failed;
+    pthread_barrier_t *bar;
+};
+
+static void *
+mworker_raw(void *arg)
+{
+    struct mworker *w = arg;
+    void *rep;
+    int i, j;
+
+    pthread_barrier_wait(w->bar);
+    for (i = 0; i < w->n && !w->failed; i += DEPTH) {
+        for (j = 0; j < DEPTH; j++) {
+            redisAppendCommand(w->ctx, "GET bench:%d", (w->base + i + j) & 1023);
+        }
+        for (j = 0; j < DEPTH; j++) {
+            if (redisGetReply(w->ctx, &rep) != REDIS_OK) {
+                w->failed = 1;
+                break;
+            }
+            if (((redisReply *)rep)->type == REDIS_REPLY_ERROR) {
+                w->failed = 1;
+            }
+            freeReplyObject(rep);
+        }
+    }
+    return NULL;
+}
+
+static void *
+mworker_marshal(void *arg)
+{
+    struct mworker *w = arg;
+    redisReply *rep;
+    int i, j;
+
+    pthread_barrier_wait(w->bar);
+    for (i = 0; i < w->n && !w->failed; i += DEPTH) {
+        for (j = 0; j < DEPTH; j++) {
+            if (marshal_append(w->t, "GET bench:%d", (w->base + i + j) & 1023) != MARSHAL_OK) {
+                w->failed = 1;
+            }
+        }
+        for (j = 0; j < DEPTH; j++) {
+            if (marshal_get_reply(w->t, &rep) != MARSHAL_OK) {
+                w->failed = 1;
+                break;
+            }
+            if (rep->type == REDIS_REPLY_ERROR) {
+                w->failed = 1;
+            }
+            freeReplyObject(rep);
+        }
+    }
+    return NULL;
+}
+
+/* One run: C threads released together, n pipelined GETs each; aggregate rate. */
+static void
+multi_run(struct mworker *ws, int nconn, int n, void *(*fn)(void *), struct run *r,
+          const char *what)
+{
+    pthread_t th[MAX_CONNS];
+    pthread_barrier_t bar;
+    uint64_t t0, el;
+    int i;
+
+    if (pthread_barrier_init(&bar, NULL, (unsigned)nconn + 1) != 0) {
+        die("pthread_barrier_init failed");
+    }
+    for (i = 0; i < nconn; i++) {
+        ws[i].n = n;
+        ws[i].base = i * 256;
+        ws[i].failed = 0;
+        ws[i].bar = &bar;
+        if (pthread_create(&th[i], NULL, fn, &ws[i]) != 0) {
+            die("pthread_create failed");
+        }
+    }
+    pthread_barrier_wait(&bar);
+    t0 = now_ns();
+    for (i = 0; i < nconn; i++) {
+        pthread_join(th[i], NULL);
+    }
+    el = now_ns() - t0;
+    pthread_barrier_destroy(&bar);
+    for (i = 0; i < nconn; i++) {
+        if (ws[i].failed) {
+            fprintf(stderr, "client_bench: %s: a pipelined GET failed on connection %d\n", what, i);
+            exit(1);
+        }
+    }
+    r->rps = (double)nconn * (double)n * 1e9 / (double)el;
+    r->p50 = r->p99 = 0;
+}
+
+static void
+connect_workers(struct mworker *ws, int nconn, int port, const char *what)
+{
+    int i;
+
+    for (i = 0; i < nconn; i++) {
+        memset(&ws[i], 0, sizeof(ws[i]));
+        ws[i].ctx = redisConnect("127.0.0.1", port);
+        if (ws[i].ctx == NULL || ws[i].ctx->err) {
+            fprintf(stderr, "client_bench: %s connection %d failed\n", what, i);
+            exit(1);
+        }
+        check(redisCommand(ws[i].ctx, "GET bench:0"), what);
+    }
+}
+
+/* raw hiredis vs libmarshal-shm (vs twemproxy) with nconn connections pipelined. */
+static void
+multi_bench(const char *seg, int port, int tport, int nconn, int n, int rounds)
+{
+    struct mworker raw[MAX_CONNS], mar[MAX_CONNS], tw[MAX_CONNS];
+    struct run rr[MAX_ROUNDS], mr[MAX_ROUNDS], tr[MAX_ROUNDS];
+    char name[32];
+    int i;
+
+    connect_workers(raw, nconn, port, "raw");
+    if (tport > 0) {
+        connect_workers(tw, nconn, tport, "twemproxy");
+    }
+    for (i = 0; i < nconn; i++) {
+        memset(&mar[i], 0, sizeof(mar[i]));
+        if (marshal_client_open(seg, NULL, &mar[i].c) != MARSHAL_OK ||
+            marshal_target_open(mar[i].c, "bench", &mar[i].t) != MARSHAL_OK) {
+            die("marshal open failed (multi)");
+        }
+        check(marshal_command(mar[i].t, "GET bench:0"), "marshal warm-up (multi)");
+    }
+    for (i = 0; i < rounds; i++) {
+        multi_run(raw, nconn, n, mworker_raw, &rr[i], "raw");
+        multi_run(mar, nconn, n, mworker_marshal, &mr[i], "marshal");
+        if (tport > 0) {
+            multi_run(tw, nconn, n, mworker_raw, &tr[i], "twemproxy");
+        }
+    }
+    printf("-- %d connections pipelined (depth %d), one thread each, own connection / own "
+           "marshal client; aggregate rates; raw, marshal%s interleaved:\n",
+           nconn, DEPTH, tport > 0 ? ", twemproxy" : "");
+    snprintf(name, sizeof(name), "GET, %d conns pipe %d", nconn, DEPTH);
+    report2(name, "raw", "marshal", rr, mr, rounds);
+    if (tport > 0) {
+        report2(name, "raw", "twemproxy", rr, tr, rounds);
+    }
+    for (i = 0; i < nconn; i++) {
+        redisFree(raw[i].ctx);
+        if (tport > 0) {
+            redisFree(tw[i].ctx);
+        }
+        marshal_client_close(mar[i].c);
+    }
+}
+
 static void
 report(const char *name, const struct run *a, const struct run *b, int rounds)
 {
@@ -376,7 +550,7 @@ int
 main(int argc, char **argv)
 {
     int port = 0, rports[MAX_REPLICAS], nrep = 0, n = 20000, rounds = 7, i;
-    int sports[4], nshard = 0, tport = 0;
+    int sports[4], nshard = 0, tport = 0, nconn = 4;
     struct run rg[MAX_ROUNDS], mg[MAX_ROUNDS], rs[MAX_ROUNDS], ms[MAX_ROUNDS];
     struct run rp[MAX_ROUNDS], mp[MAX_ROUNDS];
     char path[] = "/tmp/client_bench.XXXXXX";
@@ -399,19 +573,22 @@ main(int argc, char **argv)
             n = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--conns") == 0 && i + 1 < argc) {
+            nconn = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--smoke") == 0) {
             n = 320;
             rounds = 2;
         } else {
             fprintf(stderr, "usage: client_bench --port P [--replica-port R]... "
                             "[--shard-port S]... [--twemproxy-port T] [--n N] [--rounds K] "
-                            "[--smoke]\n");
+                            "[--conns C] [--smoke]\n");
             return 2;
         }
     }
-    if (port <= 0 || n < DEPTH || rounds < 1 || rounds > MAX_ROUNDS) {
-        fprintf(stderr, "client_bench: --port required; n >= %d; 1 <= rounds <= %d\n", DEPTH,
-                MAX_ROUNDS);
+    if (port <= 0 || n < DEPTH || rounds < 1 || rounds > MAX_ROUNDS || nconn < 0 ||
+        nconn > MAX_CONNS) {
+        fprintf(stderr, "client_bench: --port required; n >= %d; 1 <= rounds <= %d; "
+                        "0 <= conns <= %d\n", DEPTH, MAX_ROUNDS, MAX_CONNS);
         return 2;
     }
     n -= n % DEPTH;
@@ -478,6 +655,9 @@ main(int argc, char **argv)
         report2("SET, 1 conn", "raw", "twemproxy", rs, ts, rounds);
         report2("GET, pipeline 16", "raw", "twemproxy", rp, mp, rounds);
         redisFree(tw);
+    }
+    if (nconn > 0) {
+        multi_bench(path, port, tport, nconn, n, rounds);
     }
     if (nshard == 4) {
         shard_bench(c, ctx, n, rounds);

@@ -4,7 +4,7 @@
 # docs/BENCHMARKS.md: the machine, the exact commands, and each program's
 # printed figures.  Installs nothing; brings build/normal up to date (via
 # scripts/lib.sh); starts its own redis-server / redis-sentinel / nutcracker
-# processes on loopback and cleans up.  About 5 minutes on 2 vCPUs.
+# processes on loopback and cleans up.  About 6 minutes on 2 vCPUs.
 # Dependencies: ./scripts/test.sh installs them (or see README.md).
 #
 # Every comparison is measured inside one program run, interleaved (A B A B),
@@ -56,3 +56,5 @@ section "Failover: kill -9 master -> switch -> segment -> first library write (f
 section "Propagation: publish -> blocked client sees it (propagation)" "$B/bench/propagation"
 section "Controller scale: 100 and 1000 groups (controller_scale)" \
     "$ROOT/bench/controller_scale.sh" 20
+section "Sentinel load: commands the sentinels receive around a kill -9, 1 and 50 writers (sentinel_load)" \
+    "$ROOT/bench/sentinel_load.sh"
