@@ -16,9 +16,19 @@
  *    ac->sub.invalid, but an array reply (["pong", arg]) is routed through
  *    the pattern table and never pops it: one leaked node per PING until the
  *    context is freed.  ctl_conn_send() takes the node back (drop_invalid()).
+ *
+ * The libev glue is our own (struct evh) rather than hiredis/adapters/libev.h:
+ * that adapter starts the write watcher for every command batch and stops it
+ * once the batch is written, two epoll_ctl(2) calls per batch -- with the
+ * health checks of thousands of servers, as many syscalls as the write and
+ * read themselves.  Here the read watcher stays started for the life of the
+ * context, and a corked batch (ctl_conn_cork/uncork) is written directly
+ * with one write(2); the write watcher runs only while connecting and when
+ * the socket would block (or failed: hiredis's write path then reports it).
+ * Uncorked commands (handshake, sentinels) keep hiredis's usual path: the
+ * write watcher writes whatever the loop iteration queued.
  */
 #define _GNU_SOURCE
-#include <hiredis/adapters/libev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +59,12 @@ struct ctl_conn {
     void *ud;
     enum ctl_conn_state state;
     uint64_t connect_deadline_ms;
-    ev_timer timer;               /* earliest deadline             */
+    ev_timer timer;               /* fires at or before the earliest
+                                     deadline (see rearm())         */
+    uint64_t timer_at_ms;         /* when timer fires, if active   */
+    int corked;                   /* ctl_conn_cork(): hold writes  */
+    uint64_t cork_ms;             /* ... since then: the batch's
+                                     submission time               */
     struct req pending;           /* FIFO sentinel node: commands  */
     struct req subs;              /* sentinel node: subscriptions  */
     uint32_t n_pending;
@@ -94,24 +109,132 @@ list_unlink(struct req *r)
     r->next = r->prev = r;
 }
 
-/* Arm the timer for the nearest deadline (connect or oldest request). */
+/*
+ * Make the timer fire no later than the nearest deadline (connect or oldest
+ * request).  It is moved only when it would fire too late: a timer that
+ * fires early (its request was answered) finds nothing due and is re-armed
+ * by on_timer(), so answered requests cost no timer-heap update each -- with
+ * thousands of connections each re-arm is an O(log n) heap operation.
+ */
 static void
 rearm(struct ctl_conn *c)
 {
     uint64_t deadline = 0, now;
 
-    ev_timer_stop(c->loop, &c->timer);
     if (c->pending.next != &c->pending) {
         deadline = c->pending.next->deadline_ms;     /* includes the handshake */
     } else if (c->state == CTL_CONN_CONNECTING) {
         deadline = c->connect_deadline_ms;
     }
-    if (deadline == 0) {
-        return;
+    if (deadline == 0 || (ev_is_active(&c->timer) && c->timer_at_ms <= deadline)) {
+        return;         /* nothing due, or the timer comes first anyway */
     }
+    ev_timer_stop(c->loop, &c->timer);
     now = ctl_now_ms();
     ev_timer_set(&c->timer, deadline > now ? (double)(deadline - now) / 1000.0 : 0.0, 0.0);
     ev_timer_start(c->loop, &c->timer);
+    c->timer_at_ms = deadline;
+}
+
+/* ---- libev glue (see the file comment) ---------------------------------- */
+
+/* The event state of one hiredis context (ac->ev.data). */
+struct evh {
+    redisAsyncContext *ac;
+    struct ev_loop *loop;
+    ev_io rev, wev;
+};
+
+static void
+evh_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct evh *e = w->data;
+
+    (void)loop;
+    (void)revents;
+    redisAsyncHandleRead(e->ac);
+}
+
+static void
+evh_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct evh *e = w->data;
+
+    (void)loop;
+    (void)revents;
+    redisAsyncHandleWrite(e->ac);
+}
+
+static void
+evh_add_read(void *privdata)
+{
+    struct evh *e = privdata;
+
+    ev_io_start(e->loop, &e->rev);      /* no-op when started */
+}
+
+static void
+evh_del_read(void *privdata)
+{
+    struct evh *e = privdata;
+
+    ev_io_stop(e->loop, &e->rev);
+}
+
+/* hiredis queued output.  A corked connection writes it at ctl_conn_uncork();
+ * otherwise (connecting, uncorked commands, a write that would block) the
+ * write watcher does. */
+static void
+evh_add_write(void *privdata)
+{
+    struct evh *e = privdata;
+    struct ctl_conn *c = e->ac->data;
+
+    if (c != NULL && c->corked && (e->ac->c.flags & REDIS_CONNECTED)) {
+        return;
+    }
+    ev_io_start(e->loop, &e->wev);
+}
+
+static void
+evh_del_write(void *privdata)
+{
+    struct evh *e = privdata;
+
+    ev_io_stop(e->loop, &e->wev);
+}
+
+static void
+evh_cleanup(void *privdata)
+{
+    struct evh *e = privdata;
+
+    ev_io_stop(e->loop, &e->rev);
+    ev_io_stop(e->loop, &e->wev);
+    free(e);
+}
+
+static int
+evh_attach(struct ev_loop *loop, redisAsyncContext *ac)
+{
+    struct evh *e;
+
+    if (ac->ev.data != NULL || (e = calloc(1, sizeof(*e))) == NULL) {
+        return REDIS_ERR;
+    }
+    e->ac = ac;
+    e->loop = loop;
+    ev_io_init(&e->rev, evh_read, ac->c.fd, EV_READ);
+    ev_io_init(&e->wev, evh_write, ac->c.fd, EV_WRITE);
+    e->rev.data = e;
+    e->wev.data = e;
+    ac->ev.addRead = evh_add_read;
+    ac->ev.delRead = evh_del_read;
+    ac->ev.addWrite = evh_add_write;
+    ac->ev.delWrite = evh_del_write;
+    ac->ev.cleanup = evh_cleanup;
+    ac->ev.data = e;
+    return REDIS_OK;
 }
 
 static void
@@ -212,13 +335,19 @@ drop_invalid(redisAsyncContext *ac)
     free(cb);
 }
 
+/*
+ * Queue one command: argv, or (argc == 0) the RESP text cmd[len] formatted
+ * beforehand -- health checks send the same few commands thousands of times
+ * a second, and hiredis would format each one anew.
+ */
 static int
 submit(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int persistent, int argc,
-       const char **argv)
+       const char **argv, const char *cmd, size_t len)
 {
     struct req *r;
+    int rc;
 
-    if (c->ac == NULL || argc <= 0) {
+    if (c->ac == NULL || (argc <= 0 && (cmd == NULL || persistent))) {
         return -1;
     }
     r = calloc(1, sizeof(*r));
@@ -230,14 +359,20 @@ submit(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int persistent, int argc,
     r->pd = pd;
     r->persistent = persistent;
     r->refs = persistent ? sub_refs(argc, argv) : 0;
-    if (redisAsyncCommandArgv(c->ac, on_reply, r, argc, argv, NULL) != REDIS_OK) {
+    if (argc > 0) {
+        rc = redisAsyncCommandArgv(c->ac, on_reply, r, argc, argv, NULL);
+    } else {
+        rc = redisAsyncFormattedCommand(c->ac, on_reply, r, cmd, len);
+    }
+    if (rc != REDIS_OK) {
         free(r);
         return -1;
     }
     if (persistent) {
         list_append(&c->subs, r);
     } else {
-        r->deadline_ms = ctl_now_ms() + c->timeout_ms;
+        /* a corked batch is submitted at once: one clock read for all */
+        r->deadline_ms = (c->corked ? c->cork_ms : ctl_now_ms()) + c->timeout_ms;
         list_append(&c->pending, r);
         c->n_pending++;
         if (c->n_pending == 1) {
@@ -318,16 +453,16 @@ on_connect(const redisAsyncContext *ac, int status)
             argv[argc++] = c->username;
         }
         argv[argc++] = c->password;
-        submit(c, on_auth, NULL, 0, argc, argv);
+        submit(c, on_auth, NULL, 0, argc, argv, NULL, 0);
     }
     if (c->client_name != NULL) {
         argv[0] = "CLIENT";
         argv[1] = "SETNAME";
         argv[2] = c->client_name;
-        submit(c, NULL, NULL, 0, 3, argv);
+        submit(c, NULL, NULL, 0, 3, argv, NULL, 0);
     }
     argv[0] = "PING";
-    submit(c, on_ready, NULL, 0, 1, argv);
+    submit(c, on_ready, NULL, 0, 1, argv, NULL, 0);
 }
 
 static void
@@ -412,7 +547,7 @@ ctl_conn_connect(struct ctl_conn *c)
         return -1;
     }
     ac->data = c;
-    if (redisLibevAttach(c->loop, ac) != REDIS_OK) {
+    if (evh_attach(c->loop, ac) != REDIS_OK) {
         redisAsyncFree(ac);
         return -1;
     }
@@ -432,7 +567,17 @@ ctl_conn_command(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc, const 
     if (c->state != CTL_CONN_UP) {
         return -1;
     }
-    return submit(c, fn, pd, 0, argc, argv);
+    return submit(c, fn, pd, 0, argc, argv, NULL, 0);
+}
+
+int
+ctl_conn_command_formatted(struct ctl_conn *c, ctl_reply_fn fn, void *pd, const char *cmd,
+                           size_t len)
+{
+    if (c->state != CTL_CONN_UP) {
+        return -1;
+    }
+    return submit(c, fn, pd, 0, 0, NULL, cmd, len);
 }
 
 int
@@ -441,7 +586,7 @@ ctl_conn_subscribe(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc, cons
     if (c->state != CTL_CONN_UP) {
         return -1;
     }
-    return submit(c, fn, pd, 1, argc, argv);
+    return submit(c, fn, pd, 1, argc, argv, NULL, 0);
 }
 
 int
@@ -462,6 +607,43 @@ ctl_conn_send(struct ctl_conn *c, int argc, const char **argv)
         drop_invalid(c->ac);
     }
     return 0;
+}
+
+void
+ctl_conn_cork(struct ctl_conn *c)
+{
+    c->corked = 1;
+    c->cork_ms = ctl_now_ms();
+}
+
+/*
+ * Write what was queued since ctl_conn_cork() with one write(2), from here:
+ * no write watcher, so no epoll_ctl(2) to start and stop it.  Only when the
+ * socket takes part of it (or the write failed) does the write watcher take
+ * over: hiredis's write path then writes the rest or reports the error and
+ * drops the context -- which must not happen from here, since the caller
+ * may be inside one of this context's reply callbacks.
+ */
+void
+ctl_conn_uncork(struct ctl_conn *c)
+{
+    redisAsyncContext *ac = c->ac;
+    struct evh *e;
+    int done = 0;
+
+    c->corked = 0;
+    if (ac == NULL || (ac->c.flags & (REDIS_CONNECTED | REDIS_FREEING | REDIS_DISCONNECTING)) !=
+                          REDIS_CONNECTED) {
+        return;
+    }
+    e = ac->ev.data;
+    if (ev_is_active(&e->wev)) {
+        return;                 /* already waiting for the socket */
+    }
+    if (redisBufferWrite(&ac->c, &done) == REDIS_ERR || !done) {
+        ev_io_start(c->loop, &e->wev);
+    }
+    ev_io_start(c->loop, &e->rev);      /* started since the connect: no-op */
 }
 
 void

@@ -52,6 +52,11 @@ int ctl_conn_connect(struct ctl_conn *c);
 int ctl_conn_command(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc,
                      const char **argv);
 
+/* The same with the command already in RESP form (cmd[len], e.g.
+ * "*1\r\n$4\r\nPING\r\n"), which saves formatting it for every send. */
+int ctl_conn_command_formatted(struct ctl_conn *c, ctl_reply_fn fn, void *pd, const char *cmd,
+                               size_t len);
+
 /*
  * (P)SUBSCRIBE: fn runs for the confirmation and for every message, and once
  * more with NULL when the connection goes down.  No deadline applies.
@@ -62,6 +67,16 @@ int ctl_conn_subscribe(struct ctl_conn *c, ctl_reply_fn fn, void *pd, int argc,
 /* Send a command whose reply arrives through a subscription callback (PING on
  * a subscribed connection).  No callback, no deadline.  Returns 0 or -1. */
 int ctl_conn_send(struct ctl_conn *c, int argc, const char **argv);
+
+/*
+ * Batch commands into one write: after ctl_conn_cork(), commands are queued
+ * but not written; ctl_conn_uncork() writes them at once (waiting for the
+ * socket only if it would block).  Deadlines run from each command's
+ * submission as always.  Safe from callbacks; a no-op on a connection that
+ * is not UP (nothing was queued then).
+ */
+void ctl_conn_cork(struct ctl_conn *c);
+void ctl_conn_uncork(struct ctl_conn *c);
 
 /* Drop the connection now: pending callbacks run with NULL, then the state
  * callback with up = 0.  Safe in any state and from callbacks. */

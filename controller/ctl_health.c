@@ -24,12 +24,17 @@
  * ends; a tick that finds the previous round still running is skipped,
  * never doubled up.
  *
- * Rounds are heap objects counted by their outstanding reply callbacks.  A
+ * Rounds are objects counted by their outstanding reply callbacks.  A
  * round dropped by unwatch or by a reconnect after a reconfiguration is
  * detached from its server (r->hs = NULL) and freed by its last callback, so
- * a late reply never reaches freed state and never reports twice.  When a
- * command gets no reply (NULL: timeout, EOF, close), the round waits for
- * ctl_conn's state callback, which follows at once and names the reason
+ * a late reply never reaches freed state and never reports twice.  A
+ * finished round is kept as its server's next one (hs->spare): each round
+ * embeds a whole probe, whose ~9 KiB lag table only masters use (a few
+ * entries); rounds live in their own anonymous mappings, which read as
+ * zeros untouched, so a server's round costs only the pages it writes (one
+ * for most) and no round is allocated or cleared whole (see round_new).
+ * When a command gets no reply (NULL: timeout, EOF, close), the round waits
+ * for ctl_conn's state callback, which follows at once and names the reason
  * ("command timeout", "connection lost: ..."); the probe carries it.
  *
  * Connections are never freed from inside their own callbacks: an unwatched
@@ -45,9 +50,11 @@
 #define _GNU_SOURCE             /* explicit_bzero */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ctl_conn.h"
@@ -81,7 +88,19 @@ struct round {
     int masterdown;             /* PING said MASTERDOWN                      */
     uint64_t start_ms;          /* when the commands were sent               */
     uint64_t ping_ns;           /* when PING was sent                        */
-    struct ctl_probe p;         /* the result being built                    */
+    int mapped;                 /* its own mapping (round_new), else heap    */
+    uint32_t lags_hw;           /* p.lags entries ever written (re-cleared)  */
+    struct ctl_probe p;         /* the result being built; last: the lag
+                                   table's unused pages stay untouched       */
+};
+
+/* The INFO fields a round without INFO repeats (info_carry): a heap copy
+ * sized to the lag entries in use rather than a whole ~9 KiB probe. */
+struct info_memo {
+    int role;
+    int sync_in_progress;
+    uint32_t n_lags, cap;
+    struct ctl_lag lags[];
 };
 
 /* Per-server state (s->health_priv). */
@@ -94,11 +113,12 @@ struct hsrv {
     ev_timer tick;              /* repeating: health.interval_ms             */
     int aligned;                /* tick moved onto the shared phase          */
     struct round *round;        /* in flight, or NULL                        */
+    struct round *spare;        /* the last finished round, for the next one */
     uint64_t last_info_ms;      /* start of the last round with good INFO    */
     int force_info;             /* next round sends INFO whatever the time   */
     int info_split;             /* server refuses multi-section INFO (<7.0)  */
     int last_ok;                /* previous probe's ok (-1: none yet), logs  */
-    struct ctl_probe *info;     /* last good INFO fields (heap, lazily)      */
+    struct info_memo *info;     /* last good INFO fields (heap, lazily)      */
     int info_valid;             /* info holds this connection's last INFO    */
     int info_link;              /* ... and its master_link_status (-1/0/1)   */
     char *username, *password;  /* what conn authenticates with              */
@@ -288,6 +308,54 @@ out_nomem:
 
 /* ----------------------------------------------------------------- rounds */
 
+/*
+ * A blank round for hs: its spare, else a fresh anonymous mapping.  glibc
+ * clears a recycled ~9.6 KiB chunk in calloc() (every page touched, for
+ * every server); a mapping reads as zeros until written, and a spare only
+ * needs its header and the lag entries it used cleared again.  Either way
+ * the lag entries past n_lags read as zeros, as from calloc().
+ */
+static struct round *
+round_new(struct hsrv *hs)
+{
+    struct round *r = hs->spare;
+
+    if (r != NULL) {
+        hs->spare = NULL;
+        memset(r->p.lags, 0, r->lags_hw * sizeof(r->p.lags[0]));
+        memset(r, 0, offsetof(struct round, p.lags));
+    } else {
+        r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (r == MAP_FAILED) {
+            return NULL;
+        }
+    }
+    r->mapped = 1;
+    return r;
+}
+
+static void
+round_free(struct round *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->mapped) {
+        munmap(r, sizeof(*r));
+    } else {
+        free(r);            /* made by someone else (the unit tests) */
+    }
+}
+
+/* Note the lag entries r's probe uses, for round_new to clear. */
+static void
+round_lags_used(struct round *r)
+{
+    if (r->p.n_lags > r->lags_hw) {
+        r->lags_hw = r->p.n_lags;
+    }
+}
+
 /* Detach the round in flight without reporting it; its outstanding
  * callbacks free it. */
 static void
@@ -301,7 +369,7 @@ round_abandon(struct hsrv *hs)
     hs->round = NULL;
     r->hs = NULL;
     if (r->refs == 0) {
-        free(r);
+        round_free(r);
     }
 }
 
@@ -327,11 +395,21 @@ info_carry(struct hsrv *hs, struct round *r)
     if (p->have_info) {
         hs->last_info_ms = r->start_ms;
         hs->force_info = 0;
-        if (hs->info == NULL) {
-            hs->info = malloc(sizeof(*hs->info));   /* none: just not carried */
+        hs->info_valid = 0;
+        if (hs->info == NULL || hs->info->cap < p->n_lags) {
+            struct info_memo *im = realloc(hs->info, sizeof(*im) +
+                                                         p->n_lags * sizeof(im->lags[0]));
+
+            if (im != NULL) {           /* none: just not carried */
+                hs->info = im;
+                im->cap = p->n_lags;
+            }
         }
-        if (hs->info != NULL) {
-            *hs->info = *p;
+        if (hs->info != NULL && hs->info->cap >= p->n_lags) {
+            hs->info->role = p->role;
+            hs->info->sync_in_progress = p->sync_in_progress;
+            hs->info->n_lags = p->n_lags;
+            memcpy(hs->info->lags, p->lags, sizeof(p->lags[0]) * p->n_lags);
             hs->info_link = link;
             hs->info_valid = 1;
         }
@@ -339,6 +417,7 @@ info_carry(struct hsrv *hs, struct round *r)
         p->sync_in_progress = hs->info->sync_in_progress;
         p->n_lags = hs->info->n_lags;
         memcpy(p->lags, hs->info->lags, sizeof(p->lags[0]) * p->n_lags);
+        round_lags_used(r);
         link = hs->info_link;
     } else {
         p->sync_in_progress = 0;
@@ -369,12 +448,10 @@ round_finish(struct hsrv *hs)
         hs->force_info = 1;
     }
     if (r->failed) {
-        char error[sizeof(p->error)];
-
         info_forget(hs);
-        memcpy(error, p->error, sizeof(error));
-        memset(p, 0, sizeof(*p));
-        memcpy(p->error, error, sizeof(error));
+        /* everything but the reason; lags past n_lags are not read */
+        memset(p, 0, offsetof(struct ctl_probe, error));
+        p->n_lags = 0;
         p->role = MSHM_ROLE_UNKNOWN;
     } else {
         p->ok = 1;
@@ -400,7 +477,13 @@ round_finish(struct hsrv *hs)
         hs->last_ok = p->ok;
     }
     ctl_model_probe(hs->h->m, s, p);    /* may unwatch hs */
-    free(r);
+    /* keep r for hs's next round: an unwatched hs is still allocated here
+     * (freed on the next loop iteration, spare included) */
+    if (hs->spare == NULL && r->mapped) {
+        hs->spare = r;
+    } else {
+        round_free(r);
+    }
 }
 
 /* Finish the round in flight when nothing more is coming. */
@@ -438,7 +521,7 @@ reply_end(struct round *r)
     r->refs--;
     if (r->hs == NULL) {
         if (r->refs == 0) {
-            free(r);
+            round_free(r);
         }
         return;
     }
@@ -618,6 +701,7 @@ parse_slave_entry(struct round *r, const char *v, size_t vlen)
     p->lags[p->n_lags].offset = offset;
     p->lags[p->n_lags].lag_s = (uint32_t)lag;
     p->n_lags++;
+    round_lags_used(r);
 }
 
 /* One "key:value" line of INFO replication / persistence. */
@@ -701,11 +785,24 @@ on_info(struct ctl_conn *c, redisReply *reply, void *pd)
     reply_end(r);
 }
 
+/* The commands, in RESP form once and for all (ctl_conn_command_formatted). */
+#define RESP_CMD(s)     {s, sizeof(s) - 1}
+struct resp_cmd {
+    const char *text;
+    size_t len;
+};
+static const struct resp_cmd cmd_ping = RESP_CMD("*1\r\n$4\r\nPING\r\n");
+static const struct resp_cmd cmd_role = RESP_CMD("*1\r\n$4\r\nROLE\r\n");
+static const struct resp_cmd cmd_info =
+    RESP_CMD("*3\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n$11\r\npersistence\r\n");
+static const struct resp_cmd cmd_info_repl = RESP_CMD("*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n");
+static const struct resp_cmd cmd_info_pers = RESP_CMD("*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n");
+
 /* Queue one command of r; 0 or -1. */
 static int
-send_cmd(struct hsrv *hs, ctl_reply_fn fn, int argc, const char **argv)
+send_cmd(struct hsrv *hs, ctl_reply_fn fn, const struct resp_cmd *cmd)
 {
-    if (ctl_conn_command(hs->conn, fn, hs->round, argc, argv) != 0) {
+    if (ctl_conn_command_formatted(hs->conn, fn, hs->round, cmd->text, cmd->len) != 0) {
         return -1;
     }
     hs->round->refs++;
@@ -718,38 +815,37 @@ round_send(struct hsrv *hs)
 {
     struct ctl_health *h = hs->h;
     struct round *r = hs->round;
-    static const char *ping[] = {"PING"};
-    static const char *role[] = {"ROLE"};
-    static const char *info[] = {"INFO", "replication", "persistence"};
-    static const char *info_repl[] = {"INFO", "replication"};
-    static const char *info_pers[] = {"INFO", "persistence"};
-    uint64_t now = ctl_now_ms();
+    uint64_t now;
     int want_info;
     int rc;
 
+    r->ping_ns = ctl_now_ns();
+    now = r->ping_ns / 1000000u;        /* ctl_now_ms() */
     r->phase = PH_COMMANDS;
     r->start_ms = now;
     /* a quarter interval of slack keeps INFO on its cadence despite timer jitter */
     want_info = hs->force_info || hs->last_info_ms == 0 ||
                 now - hs->last_info_ms + h->interval_ms / 4 >= h->info_ms;
-    r->ping_ns = ctl_now_ns();
-    rc = send_cmd(hs, on_ping, 1, ping);
+    /* one write(2) for the whole round, straight from here (see ctl_conn.c) */
+    ctl_conn_cork(hs->conn);
+    rc = send_cmd(hs, on_ping, &cmd_ping);
     if (rc == 0) {
-        rc = send_cmd(hs, on_role, 1, role);
+        rc = send_cmd(hs, on_role, &cmd_role);
     }
     if (rc == 0 && want_info) {
         if (!hs->info_split) {
-            rc = send_cmd(hs, on_info, 3, info);
+            rc = send_cmd(hs, on_info, &cmd_info);
             r->info_sent += rc == 0;
         } else {
-            rc = send_cmd(hs, on_info, 2, info_repl);
+            rc = send_cmd(hs, on_info, &cmd_info_repl);
             r->info_sent += rc == 0;
             if (rc == 0) {
-                rc = send_cmd(hs, on_info, 2, info_pers);
+                rc = send_cmd(hs, on_info, &cmd_info_pers);
                 r->info_sent += rc == 0;
             }
         }
     }
+    ctl_conn_uncork(hs->conn);
     if (rc != 0) {
         /* out of memory or a dying context: drop the link; the NULL replies
          * and the state callback end the round.  r may be gone after this. */
@@ -769,7 +865,7 @@ round_start(struct hsrv *hs)
     if (hs->round != NULL) {
         return;
     }
-    r = calloc(1, sizeof(*r));
+    r = round_new(hs);
     if (r == NULL) {
         log_warn("health %s:%u: out of memory, check skipped", hs->s->addr.host,
                  (unsigned)hs->s->addr.port);
@@ -869,6 +965,7 @@ hsrv_free(struct hsrv *hs)
 {
     round_abandon(hs);
     conn_drop(hs);      /* NULL replies free an abandoned round */
+    round_free(hs->spare);
     free(hs->info);
     free(hs);
 }

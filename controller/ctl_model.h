@@ -24,7 +24,19 @@ struct ctl_model;
 struct ctl_group;
 struct mshm_writer;
 
-/* What one health check (PING + ROLE, and INFO replication when due) found. */
+/* A replica as its master's INFO replication lists it. */
+struct ctl_lag {
+    struct ctl_addr addr;
+    uint32_t lag_s;
+    uint64_t offset;
+};
+
+/*
+ * What one health check (PING + ROLE, and INFO replication when due) found.
+ * The lag table comes last and is ~9 KiB against ~0.4 KiB for the rest:
+ * entries past n_lags are never read, so producers and copies touch only
+ * offsetof(struct ctl_probe, lags) plus the entries in use.
+ */
 struct ctl_probe {
     int ok;                       /* PING and ROLE answered in time             */
     int role;                     /* MSHM_ROLE_* from ROLE                      */
@@ -35,14 +47,10 @@ struct ctl_probe {
     int loading;                  /* INFO loading:1 or a -LOADING reply         */
     uint64_t offset;              /* ROLE offset (master or replica)            */
     uint32_t rtt_us;              /* PING round trip                            */
+    char error[96];               /* why !ok (for logs)                         */
     /* master only, from INFO replication "slaveN:ip=,port=,state=,offset=,lag=" */
     uint32_t n_lags;
-    struct {
-        struct ctl_addr addr;
-        uint32_t lag_s;
-        uint64_t offset;
-    } lags[MSHM_GROUP_SERVERS];
-    char error[96];               /* why !ok (for logs)                         */
+    struct ctl_lag lags[MSHM_GROUP_SERVERS];
 };
 
 /* A server the model tracks. Fields are read-only outside ctl_model.c. */
