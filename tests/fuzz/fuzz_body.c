@@ -74,6 +74,7 @@ snapshots(struct fz *f, const struct mshm_reader *r)
     struct mshm_group_snap gs;
     struct mshm_server s;
     struct mshm_cluster c;
+    uint8_t slots[MSHM_SLOTS];
     char host[MSHM_HOST_MAX];
     uint32_t idx[8], i, j, found;
     size_t n, k;
@@ -134,6 +135,19 @@ snapshots(struct fz *f, const struct mshm_reader *r)
             f->st->snap_ok++;
             if (c.n_members > MSHM_CLUSTER_MEMBERS || !terminated(c.name, MSHM_NAME_MAX)) {
                 violation(f, "cluster snapshot %u unbounded", i);
+            }
+        }
+        rc = mshm_snap_cluster_slots(r, i, &c, slots);
+        expect(f, "mshm_snap_cluster_slots", rc,
+               A(MSHM_OK) | A(MSHM_ERR_RANGE) | A(MSHM_ERR_NOTFOUND) | A(MSHM_ERR_CORRUPT));
+        if (rc == MSHM_OK) {
+            f->st->snap_ok++;
+            for (j = 0; j < MSHM_SLOTS; j++) {
+                if (slots[j] != MSHM_SLOT_NONE && slots[j] >= c.n_members) {
+                    violation(f, "slot map of cluster %u: slot %u -> member %u of %u", i, j,
+                              slots[j], c.n_members);
+                    break;
+                }
             }
         }
     }
@@ -419,6 +433,15 @@ sum_slot(const unsigned char *slot, const struct mshm_geo *g)
 
         if (c->flags & MSHM_CF_IN_USE) {
             sum += mshm_record_sum(MSHM_SUM_CLUSTER, i, c, sizeof(*c));
+        }
+    }
+    n = sh->n_slotmaps < g->slotmap_cap ? sh->n_slotmaps : g->slotmap_cap;
+    for (i = 0; i < n; i++) {
+        const struct mshm_slotmap *m =
+            (const void *)(slot + g->slotmap_off + (size_t)i * g->slotmap_stride);
+
+        if (m->flags & MSHM_SMF_IN_USE) {
+            sum += mshm_record_sum(MSHM_SUM_SLOTMAP, i, m, sizeof(*m));
         }
     }
     return sum;

@@ -121,6 +121,25 @@ populate(struct mshm_writer *w)
     rc |= put_server(w, 5, "", 2, MSHM_ROLE_MASTER, 1);
     rc |= put_server(w, 6, "10.0.3.1", 3, MSHM_ROLE_UNKNOWN, MSHM_NONE);
     rc |= put_cluster(w, 0, "c0", MSHM_KIND_CLUSTER, 2, c0);
+    {   /* c0 also has a slot map (layout 1.1): slots alternate between its members */
+        struct mshm_slotmap *sm = calloc(1, sizeof(*sm));
+        struct mshm_cluster c = *mshm_w_cluster(w, 0);
+        uint32_t s;
+
+        if (sm == NULL) {
+            return -1;
+        }
+        sm->flags = MSHM_SMF_IN_USE;
+        sm->cluster_idx = 0;
+        for (s = 0; s < MSHM_SLOTS; s++) {
+            sm->member[s] = (uint8_t)(s & 1);
+        }
+        rc |= mshm_w_put_slotmap(w, 0, sm);
+        free(sm);
+        c.flags |= MSHM_CF_SLOTMAP;
+        c.slotmap_idx = 0;
+        rc |= mshm_w_put_cluster(w, 0, &c);
+    }
     rc |= put_cluster(w, 1, "c1", MSHM_KIND_CLUSTER, 1, c1);
     rc |= put_cluster(w, 2, "f0", MSHM_KIND_FARM, 2, f0);
     rc |= emit(w, MSHM_EV_GROUP_ADDED, 0, MSHM_NONE);
@@ -162,6 +181,7 @@ mshm_fuzz_make_image(const char *path, unsigned char **buf, size_t *len)
     o.cluster_cap = 4;
     o.longname_cap = 4;
     o.ring_cap = 16;
+    o.slotmap_cap = 1;
     o.flags = MSHM_W_FORCE_REPLACE;
     rc = mshm_writer_open(&o, &w, NULL, NULL, 0);
     if (rc != MSHM_OK) {
