@@ -4,7 +4,7 @@
 # docs/BENCHMARKS.md: the machine, the exact commands, and each program's
 # printed figures.  Installs nothing; brings build/normal up to date (via
 # scripts/lib.sh); starts its own redis-server / redis-sentinel / nutcracker
-# processes on loopback and cleans up.  About 6 minutes on 2 vCPUs.
+# processes on loopback and cleans up.  About 9 minutes on 2 vCPUs.
 # Dependencies: ./scripts/test.sh installs them (or see README.md).
 #
 # Every comparison is measured inside one program run, interleaved (A B A B),
@@ -49,8 +49,15 @@ section() { # TITLE COMMAND...: run, capture, emit a Markdown section
 
 section "Segment core (shm_bench)" "$B/bench/shm_bench"
 section "Route decision, no I/O (route_bench)" "$B/bench/route_bench"
-section "Library vs raw hiredis vs twemproxy; clusters; mirrors (client_bench)" \
-    "$ROOT/bench/client_bench.sh" "$B/bench/client_bench" --n 20000 --rounds 7
+# Pinned: the client, the servers and twemproxy share CPU 0.  On a VM an idle
+# vCPU takes tens of microseconds to wake, and where the scheduler puts the
+# client and the server changes a phase's round trip up to 4x (ratios spread
+# 0.4-4.7 within one unpinned run); on one CPU nothing waits for a wake-up and
+# the ratio is the per-command CPU cost, the overhead itself.
+section "Library vs raw hiredis vs twemproxy; clusters; mirrors -- all on CPU 0 (client_bench)" \
+    taskset -c 0 "$ROOT/bench/client_bench.sh" "$B/bench/client_bench" --n 20000 --rounds 7 --conns 0
+section "The same unpinned, plus 4 connections pipelined (client_bench)" \
+    "$ROOT/bench/client_bench.sh" "$B/bench/client_bench" --n 20000 --rounds 7 --conns 4
 section "Failover: kill -9 master -> switch -> segment -> first library write (failover_bench)" \
     "$ROOT/bench/failover_bench.sh" 5
 section "Propagation: publish -> blocked client sees it (propagation)" "$B/bench/propagation"
