@@ -314,15 +314,19 @@ report2(const char *name, const char *la, const char *lb, const struct run *a,
     printf("\n");
 }
 
-/* MGET of 100 keys over 4 groups vs one server; mirrored SET vs one group. */
+/* GET on a 4-group cluster vs one group (one by one and pipelined: the cluster's
+ * pipeline spreads over 4 servers); MGET of 100 keys over 4 groups vs one server;
+ * mirrored SET vs one group. */
 static void
 shard_bench(marshal_client *c, redisContext *ctx, int n, int rounds)
 {
     const char *argv[101];
     char keys[100][32];
     struct run raw[MAX_ROUNDS], cl[MAX_ROUNDS], one[MAX_ROUNDS], mir[MAX_ROUNDS];
+    struct run g1[MAX_ROUNDS], gc[MAX_ROUNDS], p1[MAX_ROUNDS], pc[MAX_ROUNDS];
     marshal_target *stripe, *mirror, *s1;
     int i, r, k, m = n / 20 > 10 ? n / 20 : 10;
+    int np = (m * 5 / DEPTH) * DEPTH > DEPTH ? (m * 5 / DEPTH) * DEPTH : DEPTH;
     uint64_t t0, t;
 
     if (marshal_target_open(c, "stripe", &stripe) != MARSHAL_OK ||
@@ -339,6 +343,10 @@ shard_bench(marshal_client *c, redisContext *ctx, int n, int rounds)
     }
     check(marshal_command_argv(stripe, 101, argv, NULL), "warm-up MGET");
     for (r = 0; r < rounds; r++) {
+        marshal_cmd(s1, m * 5, 0, &g1[r]);
+        marshal_cmd(stripe, m * 5, 0, &gc[r]);
+        marshal_pipe(s1, np, &p1[r]);
+        marshal_pipe(stripe, np, &pc[r]);
         t0 = now_ns();
         for (i = 0; i < m; i++) {
             t = now_ns();
@@ -372,6 +380,8 @@ shard_bench(marshal_client *c, redisContext *ctx, int n, int rounds)
         finish_run(&mir[r], t0, m * 5, 1);
     }
     printf("-- clusters (rates: commands/s; 'raw'/'group' is the baseline):\n");
+    report2("GET, 1 conn/group", "1 group", "4 groups", g1, gc, rounds);
+    report2("GET, pipeline 16", "1 group", "4 groups", p1, pc, rounds);
     report2("MGET 100 keys", "1 server", "4 groups", raw, cl, rounds);
     report2("SET", "1 group", "mirror of 2", one, mir, rounds);
 }
