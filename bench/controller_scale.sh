@@ -224,7 +224,7 @@ run_size() { # N
     conf=$DIR/marshal-$n.conf
     write_conf "$n" "$BASE" "$conf"
     "$CTL" -c "$conf" --check-config >"$DIR/check-$n.out" 2>&1 || { cat "$DIR/check-$n.out" >&2; fail "config rejected"; }
-    rm -f "$SEG" "$SEG.lock"
+    rm -f "$SEG" "$SEG.lock" "$SEG.ctl"
     CTL_LOG=$DIR/controller-$n.log
     t_start=$(now_ms)
     "$CTL" -c "$conf" 2>"$CTL_LOG" &
