@@ -72,24 +72,9 @@ for n in $SIZES; do
         exit 64
     fi
 done
-if [[ -z $CTL || -z $SHMDUMP || -z $RESPONDER ]]; then
-    if [[ -z ${MARSHAL_BUILD:-} ]]; then
-        for d in build/normal build-rel build-bench build; do
-            if [[ -x $ROOT/$d/controller/marshal-controller && -x $ROOT/$d/shm/marshal-shmdump &&
-                -x $ROOT/$d/bench/responder ]]; then
-                MARSHAL_BUILD=$ROOT/$d
-                break
-            fi
-        done
-    fi
-    [[ -n ${MARSHAL_BUILD:-} ]] || { echo "no build found: set MARSHAL_BUILD or pass the binaries" >&2; exit 2; }
-    CTL=${CTL:-$MARSHAL_BUILD/controller/marshal-controller}
-    SHMDUMP=${SHMDUMP:-$MARSHAL_BUILD/shm/marshal-shmdump}
-    RESPONDER=${RESPONDER:-$MARSHAL_BUILD/bench/responder}
-fi
-for b in "$CTL" "$SHMDUMP" "$RESPONDER"; do
-    [[ -x $b ]] || { echo "$0: not executable: $b" >&2; exit 2; }
-done
+# shellcheck source=bench/bench_lib.sh
+. "$ROOT/bench/bench_lib.sh"
+bench_binaries bench/responder RESPONDER
 command -v jq >/dev/null || { echo "jq not installed: skipped"; exit 77; }
 
 DIR=$(mktemp -d /tmp/controller_scale.XXXXXX)

@@ -89,24 +89,9 @@ done
 for m in $MODES; do
     [[ $m == marshal || $m == naive ]] || { echo "$0: modes are marshal and naive" >&2; exit 64; }
 done
-if [[ -z $CTL || -z $SHMDUMP || -z $WRITER ]]; then
-    if [[ -z ${MARSHAL_BUILD:-} ]]; then
-        for d in build/normal build-rel build/benchw build; do
-            if [[ -x $ROOT/$d/controller/marshal-controller && -x $ROOT/$d/shm/marshal-shmdump &&
-                -x $ROOT/$d/bench/sentinel_load_writer ]]; then
-                MARSHAL_BUILD=$ROOT/$d
-                break
-            fi
-        done
-    fi
-    [[ -n ${MARSHAL_BUILD:-} ]] || { echo "no build found: set MARSHAL_BUILD or pass the binaries" >&2; exit 2; }
-    CTL=${CTL:-$MARSHAL_BUILD/controller/marshal-controller}
-    SHMDUMP=${SHMDUMP:-$MARSHAL_BUILD/shm/marshal-shmdump}
-    WRITER=${WRITER:-$MARSHAL_BUILD/bench/sentinel_load_writer}
-fi
-for b in "$CTL" "$SHMDUMP" "$WRITER"; do
-    [[ -x $b ]] || { echo "$0: not executable: $b" >&2; exit 2; }
-done
+# shellcheck source=bench/bench_lib.sh
+. "$ROOT/bench/bench_lib.sh"
+bench_binaries bench/sentinel_load_writer WRITER
 
 # ======================================================================================
 # One case (a child process of the driver below): fresh servers, sentinels,
