@@ -36,21 +36,17 @@ endif()
 if(TARGET marshal-shm)
   add_executable(cluster_check ${CMAKE_CURRENT_LIST_DIR}/cluster_check.c)
   target_link_libraries(cluster_check PRIVATE marshal-shm PkgConfig::HIREDIS)
-  add_test(NAME lib_cluster
-           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lib_cluster.sh
-                   $<TARGET_FILE:marshal-controller> $<TARGET_FILE:marshal-shmdump>
-                   $<TARGET_FILE:cluster_check>)
-  set_tests_properties(lib_cluster PROPERTIES
-                       LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
-                       RESOURCE_LOCK marshal_ctl_integration)
-  # distribution slots: a cluster-enabled redis-server is the slot oracle
-  add_test(NAME lib_slots
-           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lib_slots.sh
-                   $<TARGET_FILE:marshal-controller> $<TARGET_FILE:marshal-shmdump>
-                   $<TARGET_FILE:cluster_check>)
-  set_tests_properties(lib_slots PROPERTIES
-                       LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
-                       RESOURCE_LOCK marshal_ctl_integration)
+  # lib_cluster: ketama against Debian's nutcracker; lib_slots: distribution
+  # slots with a cluster-enabled redis-server as the slot oracle
+  foreach(t IN ITEMS cluster slots)
+    add_test(NAME lib_${t}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/lib_${t}.sh
+                     $<TARGET_FILE:marshal-controller> $<TARGET_FILE:marshal-shmdump>
+                     $<TARGET_FILE:cluster_check>)
+    set_tests_properties(lib_${t} PROPERTIES
+                         LABELS integration TIMEOUT 180 SKIP_RETURN_CODE 77
+                         RESOURCE_LOCK marshal_ctl_integration)
+  endforeach()
 endif()
 
 # marshal1 mirrors and marshal10 farms against real servers (mirror_check:
