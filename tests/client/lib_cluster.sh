@@ -24,12 +24,7 @@ lib_init "$@"
 CHECK=$PROBE
 need nutcracker
 
-P=()
-for i in 1 2 3 4; do
-    pick_port
-    P+=("$IT_PORT")
-    rstart "$IT_PORT"
-done
+rstart_n 4
 pick_port
 R4=$IT_PORT
 rstart "$R4" "${P[3]}"

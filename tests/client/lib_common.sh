@@ -110,6 +110,17 @@ role_cmdstat() {
         END { print (role == "" ? "?" : role), calls + 0 }'
 }
 
+# rstart_n N: N standalone redis-servers on free ports; their ports in P[0..N-1].
+rstart_n() {
+    local i
+    P=()
+    for ((i = 0; i < $1; i++)); do
+        pick_port
+        P+=("$IT_PORT")
+        rstart "$IT_PORT"
+    done
+}
+
 # lib_static_setup: master MP and replicas R1 R2 (replicaof MP), both online;
 # no sentinels (the controller's static group).
 lib_static_setup() {

@@ -35,12 +35,7 @@ set -euo pipefail
 lib_init "$@"
 CHECK=$PROBE
 
-P=()
-for i in 1 2 3; do
-    pick_port
-    P+=("$IT_PORT")
-    rstart "$IT_PORT"
-done
+rstart_n 3
 ctl_conf "" <<CONF
 groups = (
   { name = "g1"; master = "127.0.0.1:${P[0]}"; },

@@ -28,12 +28,7 @@ set -euo pipefail
 lib_init "$@"
 CHECK=$PROBE
 
-P=()
-for i in 1 2 3; do
-    pick_port
-    P+=("$IT_PORT")
-    rstart "$IT_PORT"
-done
+rstart_n 3
 # the oracle: a cluster-enabled redis-server answers CLUSTER KEYSLOT
 pick_port
 ORACLE=$IT_PORT
