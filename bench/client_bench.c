@@ -187,16 +187,16 @@ struct run {
 static uint64_t *lat;
 
 static void
-finish_run(struct run *r, uint64_t t0, int n, int record)
+finish_run(struct run *r, uint64_t t0, int n, int nlat)
 {
     uint64_t el = now_ns() - t0;
 
     r->rps = (double)n * 1e9 / (double)el;
     r->p50 = r->p99 = 0;
-    if (record) {
-        qsort(lat, (size_t)n, sizeof(lat[0]), cmp_u64);
-        r->p50 = lat[n / 2];
-        r->p99 = lat[(size_t)n * 99 / 100];
+    if (nlat > 0) {         /* lat[0, nlat): per command, or per pipelined batch */
+        qsort(lat, (size_t)nlat, sizeof(lat[0]), cmp_u64);
+        r->p50 = lat[nlat / 2];
+        r->p99 = lat[(size_t)nlat * 99 / 100];
     }
 }
 
@@ -222,7 +222,7 @@ raw_cmd(redisContext *ctx, int n, int set, struct run *r)
                   : redisCommand(ctx, "GET bench:%d", i & 1023), "raw");
         lat[i] = now_ns() - t;
     }
-    finish_run(r, t0, n, 1);
+    finish_run(r, t0, n, n);
 }
 
 static void
@@ -237,17 +237,18 @@ marshal_cmd(marshal_target *tg, int n, int set, struct run *r)
                   : marshal_command(tg, "GET bench:%d", i & 1023), "marshal");
         lat[i] = now_ns() - t;
     }
-    finish_run(r, t0, n, 1);
+    finish_run(r, t0, n, n);
 }
 
 static void
 raw_pipe(redisContext *ctx, int n, struct run *r)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), t;
     void *rep;
-    int i, j;
+    int i, j, b = 0;
 
     for (i = 0; i < n; i += DEPTH) {
+        t = now_ns();
         for (j = 0; j < DEPTH; j++) {
             redisAppendCommand(ctx, "GET bench:%d", (i + j) & 1023);
         }
@@ -257,18 +258,20 @@ raw_pipe(redisContext *ctx, int n, struct run *r)
             }
             freeReplyObject(rep);
         }
+        lat[b++] = now_ns() - t;
     }
-    finish_run(r, t0, n, 0);
+    finish_run(r, t0, n, b);
 }
 
 static void
 marshal_pipe(marshal_target *tg, int n, struct run *r)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), t;
     redisReply *rep;
-    int i, j;
+    int i, j, b = 0;
 
     for (i = 0; i < n; i += DEPTH) {
+        t = now_ns();
         for (j = 0; j < DEPTH; j++) {
             if (marshal_append(tg, "GET bench:%d", (i + j) & 1023) != MARSHAL_OK) {
                 die("marshal_append failed");
@@ -280,8 +283,9 @@ marshal_pipe(marshal_target *tg, int n, struct run *r)
             }
             freeReplyObject(rep);
         }
+        lat[b++] = now_ns() - t;
     }
-    finish_run(r, t0, n, 0);
+    finish_run(r, t0, n, b);
 }
 
 static void
@@ -307,7 +311,8 @@ report2(const char *name, const char *la, const char *lb, const struct run *a,
     printf("%-22s %s %9.0f/s  %s %9.0f/s  ratio median %.3f (min %.3f max %.3f)", name, la,
            ra[rounds / 2], lb, rb[rounds / 2], ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
     if (pa50 != 0) {
-        printf("  p50 %.1f/%.1f us  p99 %.1f/%.1f us", (double)pa50 / rounds / 1e3,
+        printf("  %sp50 %.1f/%.1f us  p99 %.1f/%.1f us",
+               strstr(name, "pipe") != NULL ? "batch " : "", (double)pa50 / rounds / 1e3,
                (double)pb50 / rounds / 1e3, (double)pa99 / rounds / 1e3,
                (double)pb99 / rounds / 1e3);
     }
@@ -353,14 +358,14 @@ shard_bench(marshal_client *c, redisContext *ctx, int n, int rounds)
             check(redisCommandArgv(ctx, 101, argv, NULL), "raw MGET");
             lat[i] = now_ns() - t;
         }
-        finish_run(&raw[r], t0, m, 1);
+        finish_run(&raw[r], t0, m, m);
         t0 = now_ns();
         for (i = 0; i < m; i++) {
             t = now_ns();
             check(marshal_command_argv(stripe, 101, argv, NULL), "cluster MGET");
             lat[i] = now_ns() - t;
         }
-        finish_run(&cl[r], t0, m, 1);
+        finish_run(&cl[r], t0, m, m);
         if (marshal_client_legs(c, NULL) < 2) {
             die("MGET of 100 keys did not span groups");
         }
@@ -370,14 +375,14 @@ shard_bench(marshal_client *c, redisContext *ctx, int n, int rounds)
             check(marshal_command(s1, "SET mirror:%d v", i & 1023), "group SET");
             lat[i] = now_ns() - t;
         }
-        finish_run(&one[r], t0, m * 5, 1);
+        finish_run(&one[r], t0, m * 5, m * 5);
         t0 = now_ns();
         for (i = 0; i < m * 5; i++) {
             t = now_ns();
             check(marshal_command(mirror, "SET mirror:%d v", i & 1023), "mirrored SET");
             lat[i] = now_ns() - t;
         }
-        finish_run(&mir[r], t0, m * 5, 1);
+        finish_run(&mir[r], t0, m * 5, m * 5);
     }
     printf("-- clusters (rates: commands/s; 'raw'/'group' is the baseline):\n");
     report2("GET, 1 conn/group", "1 group", "4 groups", g1, gc, rounds);
