@@ -309,22 +309,11 @@ mc_cluster_place(marshal_target *t, const char *key, size_t len)
     tag[0] = cl->tag[0];
     tag[1] = cl->tag[1];
     if (cl->slots != NULL) {
-        id = cl->slots[mc_cluster_slot(cl->has_tag ? tag : NULL, key, len)];
+        id = cl->slots[mc_slot_tag(key, len, cl->has_tag ? tag : NULL)];
         return id == MSHM_SLOT_NONE || id >= (uint32_t)cl->n ? -1 : (int)id;
     }
     id = mc_ring_lookup(&cl->ring, cl->hash, cl->has_tag ? tag : NULL, key, len);
     return id == MC_RING_NONE || id >= (uint32_t)cl->n ? -1 : (int)id;
-}
-
-uint32_t
-mc_cluster_slot(const char *tag, const char *key, size_t len)
-{
-    size_t off = 0, tlen = len;
-
-    if (tag != NULL) {
-        mc_hash_tag(key, len, tag[0], tag[1], &off, &tlen);
-    }
-    return mc_crc16_xmodem(len == 0 ? "" : key + off, tlen) & (MSHM_SLOTS - 1u);
 }
 
 /* ---- arguments -------------------------------------------------------------------------- */

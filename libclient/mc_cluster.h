@@ -40,10 +40,6 @@ void mc_cluster_free(marshal_target *t, int close_members);
 /* Member position a key lands on, or -1 (empty ring, unassigned slot). */
 int mc_cluster_place(marshal_target *t, const char *key, size_t len);
 
-/* Redis Cluster hash slot of a key under a cluster's tag rule (tag NULL:
- * the whole key): CRC16 of the tag's inside, else of the key, & 16383. */
-uint32_t mc_cluster_slot(const char *tag, const char *key, size_t len);
-
 /* Run one formatted command on a cluster target. */
 redisReply *mc_cluster_run(marshal_target *t, const char *cmd, size_t len);
 

@@ -570,11 +570,19 @@ mc_hash_tag(const char *key, size_t len, char open, char close,
 }
 
 uint16_t
-mc_slot(const void *key, size_t len)
+mc_slot_tag(const void *key, size_t len, const char *tag)
 {
     const char *k = key;
-    size_t off, tlen;
+    size_t off = 0, tlen = len;
 
-    mc_hash_tag(k, len, '{', '}', &off, &tlen);
+    if (tag != NULL) {
+        mc_hash_tag(k, len, tag[0], tag[1], &off, &tlen);
+    }
     return (uint16_t)(mc_crc16_xmodem(k == NULL ? "" : k + off, tlen) & (MC_SLOTS - 1u));
+}
+
+uint16_t
+mc_slot(const void *key, size_t len)
+{
+    return mc_slot_tag(key, len, "{}");
 }

@@ -96,4 +96,8 @@ int mc_hash_tag(const char *key, size_t len, char open, char close,
 /* Redis Cluster key slot: crc16 of the {..} tag part, else the whole key, & 16383. */
 uint16_t mc_slot(const void *key, size_t len);
 
+/* The same with the tag delimiters tag[0], tag[1] (a cluster's hash_tag), or
+ * with no tag at all (tag NULL: the whole key is hashed). */
+uint16_t mc_slot_tag(const void *key, size_t len, const char *tag);
+
 #endif /* MC_HASH_H */

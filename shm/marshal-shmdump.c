@@ -609,11 +609,7 @@ member_slots(const struct ctx *c, uint32_t ci, uint32_t j, char *buf, size_t len
     int n = 0, w;
 
     buf[0] = '\0';
-    if (!(cl->flags & MSHM_CF_SLOTMAP) || cl->slotmap_idx >= c->st.hdr.n_slotmaps) {
-        return -1;
-    }
-    sm = &c->st.slotmaps[cl->slotmap_idx];
-    if (!(sm->flags & MSHM_SMF_IN_USE)) {
+    if ((sm = mshm_state_slotmap(&c->st, cl)) == NULL) {
         return -1;
     }
     for (s = 0; s < MSHM_SLOTS; s = e + 1) {

@@ -497,6 +497,16 @@ mshm_state_host(const struct mshm_state *st, const struct mshm_server *s)
     return s->host;
 }
 
+const struct mshm_slotmap *
+mshm_state_slotmap(const struct mshm_state *st, const struct mshm_cluster *c)
+{
+    if (!(c->flags & MSHM_CF_SLOTMAP) || c->slotmap_idx >= st->hdr.n_slotmaps ||
+        !(st->slotmaps[c->slotmap_idx].flags & MSHM_SMF_IN_USE)) {
+        return NULL;
+    }
+    return &st->slotmaps[c->slotmap_idx];
+}
+
 static int
 terminated(const char *s, size_t n)
 {

@@ -115,6 +115,10 @@ int mshm_check_state(const struct mshm_state *st, char *err, size_t errlen);
 /* Host string of a server in a state copy ("" if unresolvable). */
 const char *mshm_state_host(const struct mshm_state *st, const struct mshm_server *s);
 
+/* Slot map of a cluster in a state copy, or NULL (none, or not in use). */
+const struct mshm_slotmap *mshm_state_slotmap(const struct mshm_state *st,
+                                              const struct mshm_cluster *c);
+
 /* Integrity word of one record, as summed into mshm_slot_hdr.state_sum. */
 uint64_t mshm_record_sum(unsigned kind, uint32_t idx, const void *rec, size_t len);
 #define MSHM_SUM_GROUP    1u

@@ -95,6 +95,17 @@ explain_group(FILE *out, const struct mshm_state *st, const struct mshm_group *g
     }
 }
 
+/* The member group a key landed on, explained one level deeper. */
+static void
+explain_member(FILE *out, const struct mshm_state *st, const struct mshm_group *g,
+               const char *indent)
+{
+    char sub[32];
+
+    snprintf(sub, sizeof(sub), "%s  ", indent);
+    explain_group(out, st, g, sub);
+}
+
 /* A marshal0 cluster: the key's group and why.  Returns 0, or 1 if unplaceable. */
 static int
 explain_cluster(FILE *out, const struct mshm_state *st, const struct mshm_cluster *cl,
@@ -116,11 +127,11 @@ explain_cluster(FILE *out, const struct mshm_state *st, const struct mshm_cluste
         n = MSHM_CLUSTER_MEMBERS;
     }
     if (cl->dist == MSHM_DIST_SLOTS) {
-        const struct mshm_slotmap *sm;
-        uint32_t slot;
+        const struct mshm_slotmap *sm = mshm_state_slotmap(st, cl);
+        const struct mshm_group *g;
+        uint32_t crc, slot;
 
-        if (!(cl->flags & MSHM_CF_SLOTMAP) || cl->slotmap_idx >= st->hdr.n_slotmaps ||
-            !((sm = &st->slotmaps[cl->slotmap_idx])->flags & MSHM_SMF_IN_USE)) {
+        if (sm == NULL) {
             fprintf(out, "%s  no slot map published: not routable\n", indent);
             return 1;
         }
@@ -128,21 +139,16 @@ explain_cluster(FILE *out, const struct mshm_state *st, const struct mshm_cluste
             fprintf(out, "%s  hash tag: hashing \"%.*s\" (bytes %zu..%zu of the key)\n", indent,
                     (int)tlen, key + off, off, off + tlen);
         }
-        slot = mc_crc16_xmodem(tlen == 0 ? "" : key + off, tlen) & (MSHM_SLOTS - 1u);
+        crc = mc_crc16_xmodem(tlen == 0 ? "" : key + off, tlen);
+        slot = crc & (MSHM_SLOTS - 1u);
         id = sm->member[slot];
-        fprintf(out, "%s  crc16 0x%04x -> slot %u\n", indent,
-                mc_crc16_xmodem(tlen == 0 ? "" : key + off, tlen), slot);
-        if (id >= n || group_at(st, cl->members[id].idx) == NULL) {
+        fprintf(out, "%s  crc16 0x%04x -> slot %u\n", indent, crc, slot);
+        if (id >= n || (g = group_at(st, cl->members[id].idx)) == NULL) {
             fprintf(out, "%s  -> no group (slot %u unassigned)\n", indent, slot);
             return 1;
         }
         fprintf(out, "%s  -> member %u (slot map)\n", indent, id);
-        {
-            char sub[32];
-
-            snprintf(sub, sizeof(sub), "%s  ", indent);
-            explain_group(out, st, group_at(st, cl->members[id].idx), sub);
-        }
+        explain_member(out, st, g, indent);
         return 0;
     }
     for (i = 0; i < n; i++) {
@@ -196,12 +202,7 @@ explain_cluster(FILE *out, const struct mshm_state *st, const struct mshm_cluste
         return 1;
     }
     fprintf(out, "%s  -> member %u, power %u\n", indent, id, cl->members[id].power);
-    {
-        char sub[32];
-
-        snprintf(sub, sizeof(sub), "%s  ", indent);
-        explain_group(out, st, mg[id], sub);
-    }
+    explain_member(out, st, mg[id], indent);
     return 0;
 }
 
