@@ -426,7 +426,7 @@ mc_leg_done(marshal_client *c, struct mc_leg *l, int status)
     }
     l->pub.status = status;
     l->pub.outcome = c->outcome;
-    if (marshal_client_last_server(c, &h, &port) == MARSHAL_OK) {
+    if (mc_last_server(c, &h, &port) == MARSHAL_OK) {
         snprintf(l->host, sizeof(l->host), "%s", h);
         l->pub.port = port;
     }
@@ -452,7 +452,6 @@ marshal_client_legs(const marshal_client *c, const marshal_leg **legs)
 
 /* ---- split commands ------------------------------------------------------------------------ */
 
-enum split_kind { SPLIT_NONE = 0, SPLIT_MGET, SPLIT_MSET, SPLIT_SUM };
 
 int
 mc_name_eq(const char *s, size_t n, const char *lower)
@@ -475,23 +474,23 @@ mc_name_eq(const char *s, size_t n, const char *lower)
     return 1;
 }
 
-static enum split_kind
-split_kind_of(const struct mc_argv *a)
+enum mc_split_kind
+mc_split_kind_of(const struct mc_argv *a)
 {
     const char *n = a->argv[0];
     size_t l = a->argvlen[0];
 
     if (mc_name_eq(n, l, "mget")) {
-        return SPLIT_MGET;
+        return MC_SPLIT_MGET;
     }
     if (mc_name_eq(n, l, "mset")) {
-        return (a->argc % 2) == 1 ? SPLIT_MSET : SPLIT_NONE;
+        return (a->argc % 2) == 1 ? MC_SPLIT_MSET : MC_SPLIT_NONE;
     }
     if (mc_name_eq(n, l, "del") || mc_name_eq(n, l, "unlink") || mc_name_eq(n, l, "exists") ||
         mc_name_eq(n, l, "touch")) {
-        return SPLIT_SUM;
+        return MC_SPLIT_SUM;
     }
-    return SPLIT_NONE;
+    return MC_SPLIT_NONE;
 }
 
 static redisReply *
@@ -511,11 +510,11 @@ new_reply(int type)
  * 1..argc-1, step 1, or step 2 for MSET).
  */
 static redisReply *
-run_split(marshal_target *t, const struct mc_argv *a, enum split_kind kind, const int *member)
+run_split(marshal_target *t, const struct mc_argv *a, enum mc_split_kind kind, const int *member)
 {
     marshal_client *c = t->c;
     struct mc_cluster *cl = t->cl;
-    int step = kind == SPLIT_MSET ? 2 : 1, nk = (a->argc - 1) / step;
+    int step = kind == MC_SPLIT_MSET ? 2 : 1, nk = (a->argc - 1) / step;
     int count[MSHM_CLUSTER_MEMBERS] = {0}, legidx[MSHM_CLUSTER_MEMBERS];
     struct mc_leg *leg[MSHM_CLUSTER_MEMBERS] = {0};
     redisReply *rep[MSHM_CLUSTER_MEMBERS] = {0};
@@ -557,7 +556,7 @@ run_split(marshal_target *t, const struct mc_argv *a, enum split_kind kind, cons
             }
         }
         leg[m] = mc_leg_add(c, cl->member[m], count[m]);
-        rc = marshal_append_argv(cl->member[m], k, sub, sublen);
+        rc = mc_append_argv(cl->member[m], k, sub, sublen);
         if (rc != MARSHAL_OK) {
             c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
             c->last_conn = NULL;
@@ -580,7 +579,7 @@ run_split(marshal_target *t, const struct mc_argv *a, enum split_kind kind, cons
         if (legidx[m] < 0) {
             continue;
         }
-        rc = marshal_get_reply(cl->member[m], &rep[m]);
+        rc = mc_get_reply(cl->member[m], &rep[m]);
         if (rc == MARSHAL_OK && rep[m]->type == REDIS_REPLY_ERROR) {
             rc = MARSHAL_ERR_NOSERVER;      /* an error reply: the leg failed */
         }
@@ -603,7 +602,7 @@ run_split(marshal_target *t, const struct mc_argv *a, enum split_kind kind, cons
         }
     }
     if (failed == 0) {
-        if (kind == SPLIT_MGET) {
+        if (kind == MC_SPLIT_MGET) {
             int pos[MSHM_CLUSTER_MEMBERS] = {0};
 
             out = new_reply(REDIS_REPLY_ARRAY);
@@ -618,7 +617,7 @@ run_split(marshal_target *t, const struct mc_argv *a, enum split_kind kind, cons
                     rep[m]->element[pos[m]++] = NULL;
                 }
             }
-        } else if (kind == SPLIT_MSET) {
+        } else if (kind == MC_SPLIT_MSET) {
             out = new_reply(REDIS_REPLY_STATUS);
             if (out != NULL) {
                 out->str = strdup("OK");
@@ -665,7 +664,7 @@ mc_cluster_run(marshal_target *t, const char *cmd, size_t len)
     const struct mc_cmd *e;
     int pos_stack[MC_ARGV_STACK], *pos = pos_stack, member_stack[MC_ARGV_STACK];
     int *member = member_stack, nkeys, i, first, same = 1, rc;
-    enum split_kind kind;
+    enum mc_split_kind kind;
     redisReply *rep = NULL;
     struct mc_leg *l;
 
@@ -732,8 +731,8 @@ mc_cluster_run(marshal_target *t, const char *cmd, size_t len)
         mc_leg_done(c, l, rep != NULL ? MARSHAL_OK : c->errcode);
         goto out;
     }
-    kind = split_kind_of(&a);
-    if (kind == SPLIT_NONE) {
+    kind = mc_split_kind_of(&a);
+    if (kind == MC_SPLIT_NONE) {
         mc_seterr(c, MARSHAL_ERR_CROSSGROUP,
                   "keys of this command map to different groups of \"%s\" (use a hash tag)",
                   t->name);

@@ -83,4 +83,16 @@ redisReply *mc_mirror_run(marshal_target *t, const char *cmd, size_t len, const 
  * (block = 1: all of them); failures are counted.  Returns how many failed. */
 int mc_mirror_drain(marshal_target *t, int block);
 
+/* Why command e cannot be mirrored (a static reason), or NULL when it can. */
+const char *mc_mirror_refused(const struct mc_cmd *e, const struct mc_argv *a);
+
+/* Tell the controller that member g of mirrored cluster t missed a write. */
+void mc_mirror_report_diverged(marshal_client *c, marshal_target *t, const marshal_target *g);
+
+/* Split kinds of multi-key commands on striped clusters. */
+enum mc_split_kind { MC_SPLIT_NONE = 0, MC_SPLIT_MGET, MC_SPLIT_MSET, MC_SPLIT_SUM };
+
+/* How a command splits over groups (MC_SPLIT_NONE: it does not). */
+enum mc_split_kind mc_split_kind_of(const struct mc_argv *a);
+
 #endif /* MC_CLUSTER_H */

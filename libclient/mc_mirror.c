@@ -50,8 +50,8 @@
 /* ---- divergence report ---------------------------------------------------------------- */
 
 /* Tell the controller that member group g of cluster t missed a write. */
-static void
-report_diverged(marshal_client *c, marshal_target *t, const marshal_target *g)
+void
+mc_mirror_report_diverged(marshal_client *c, marshal_target *t, const marshal_target *g)
 {
     struct sockaddr_un sa;
     char msg[256];
@@ -95,8 +95,8 @@ has_word(const struct mc_argv *a, int from, const char *w)
 }
 
 /* Why a write cannot be mirrored, or NULL when it can. */
-static const char *
-not_mirrorable(const struct mc_cmd *e, const struct mc_argv *a)
+const char *
+mc_mirror_refused(const struct mc_cmd *e, const struct mc_argv *a)
 {
     const char *n = a->argv[0];
     size_t l = a->argvlen[0];
@@ -155,7 +155,7 @@ res_take(marshal_client *c, struct mres *r, int status)
     r->outcome = c->outcome;
     r->host[0] = '\0';
     r->port = 0;
-    if (c->n_legs <= 1 && marshal_client_last_server(c, &h, &port) == MARSHAL_OK) {
+    if (c->n_legs <= 1 && mc_last_server(c, &h, &port) == MARSHAL_OK) {
         snprintf(r->host, sizeof(r->host), "%s", h);
         r->port = port;
     }
@@ -220,7 +220,7 @@ mc_mirror_drain(marshal_target *t, int block)
 
         while (g != NULL && g->pend_len > 0 && (block || reply_ready(g))) {
             redisReply *r = NULL;
-            int rc = marshal_get_reply(g, &r);
+            int rc = mc_get_reply(g, &r);
 
             if (rc != MARSHAL_OK || r == NULL || r->type == REDIS_REPLY_ERROR) {
                 failed++;
@@ -228,7 +228,7 @@ mc_mirror_drain(marshal_target *t, int block)
                 mc_log(c, MARSHAL_LOG_WARNING, "%s: mirror leg to %s failed: %s", t->name,
                        g->name,
                        rc != MARSHAL_OK ? marshal_strerror(rc) : r != NULL ? r->str : "no reply");
-                report_diverged(c, t, g);
+                mc_mirror_report_diverged(c, t, g);
             }
             freeReplyObject(r);
         }
@@ -363,7 +363,7 @@ write_all(marshal_target *t, const char *cmd, size_t len)
         int oc = MARSHAL_OUTCOME_NOT_APPLIED;
 
         if (sent[m]) {
-            st[m] = marshal_get_reply(cl->member[m], &rep[m]);
+            st[m] = mc_get_reply(cl->member[m], &rep[m]);
             oc = c->outcome;
         }
         /* not sent, or a group between masters: through the member's own path */
@@ -412,7 +412,7 @@ write_all(marshal_target *t, const char *cmd, size_t len)
             for (m = 0; m < cl->n; m++) {
                 if (res[m].outcome != MARSHAL_OUTCOME_APPLIED || rep[m] == NULL ||
                     rep[m]->type == REDIS_REPLY_ERROR) {
-                    report_diverged(c, t, cl->member[m]);
+                    mc_mirror_report_diverged(c, t, cl->member[m]);
                 }
             }
         }
@@ -452,7 +452,7 @@ write_primary(marshal_target *t, const char *cmd, size_t len)
             } else {
                 c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
                 cl->mirror_failed++;
-                report_diverged(c, t, g);
+                mc_mirror_report_diverged(c, t, g);
             }
             res_take(c, &res[m], rc);
             res[m].host[0] = '\0';
@@ -481,7 +481,7 @@ mc_mirror_run(marshal_target *t, const char *cmd, size_t len, const struct mc_cm
     if (e != NULL && mc_cmd_class(e) == MC_CLASS_READ) {
         return mirror_read(t, cmd, len, e, a);
     }
-    why = not_mirrorable(e, a);
+    why = mc_mirror_refused(e, a);
     if (why != NULL) {
         mc_seterr(c, MARSHAL_ERR_UNSUPPORTED, "\"%s\" mirrors writes: %.*s refused: %s",
                   t->name, (int)(a->argvlen[0] > 32 ? 32 : a->argvlen[0]), a->argv[0], why);

@@ -80,3 +80,24 @@ mc_reply_retryable(const redisReply *r)
     return r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
            (prefix(r, "READONLY") || prefix(r, "MASTERDOWN") || prefix(r, "LOADING"));
 }
+
+int
+mc_reply_verdict(const redisReply *r, int is_read, int from_master, int can_retry)
+{
+    if (!can_retry || !mc_reply_retryable(r)) {
+        return MC_V_DONE;
+    }
+    return is_read && !from_master ? MC_V_RETRY : MC_V_PARK;
+}
+
+int
+mc_loss_verdict(int sent, int is_read, int read_retried, int protocol, int can_retry)
+{
+    if (!can_retry) {
+        return MC_V_DONE;
+    }
+    if (!sent) {
+        return MC_V_PARK;
+    }
+    return is_read && !read_retried && !protocol ? MC_V_RETRY : MC_V_DONE;
+}

@@ -39,4 +39,28 @@ int mc_error_pre_exec(const char *str, size_t len);
  */
 int mc_reply_retryable(const redisReply *r);
 
+/* What the front end does next with a command (mc_reply_verdict, mc_loss_verdict). */
+enum mc_verdict {
+    MC_V_DONE = 0,   /* report the outcome to the caller                      */
+    MC_V_PARK,       /* provably not run, wrong server: wait for the topology  */
+    MC_V_RETRY       /* try again now on another server (or a new connection) */
+};
+
+/*
+ * After a reply: READONLY / MASTERDOWN / LOADING mean the command did not
+ * run on the wrong server; a read served by a replica may go elsewhere at
+ * once (RETRY), anything else waits for the topology (PARK).  Every other
+ * reply is DONE (its outcome from mc_reply_outcome).  can_retry is 0 when
+ * the attempts are used up or the command is pinned (MULTI/WATCH).
+ */
+int mc_reply_verdict(const redisReply *r, int is_read, int from_master, int can_retry);
+
+/*
+ * After the connection was lost before a reply: not sent -> PARK (connection
+ * refused/failed: the command did not run); sent -> a read with no retry
+ * used yet may be RETRIED (no effect), everything else is DONE with outcome
+ * UNKNOWN.  protocol: the reply was unparseable (never retried).
+ */
+int mc_loss_verdict(int sent, int is_read, int read_retried, int protocol, int can_retry);
+
 #endif /* MC_OUTCOME_H */

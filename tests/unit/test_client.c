@@ -392,10 +392,110 @@ test_open_errors(void **state)
     assert_int_equal(marshal_append(NULL, "PING"), MARSHAL_ERR_INVAL);
 }
 
+/* ---- the I/O-free core shared by both front ends ---- */
+
+static redisReply
+err_reply(const char *s)
+{
+    redisReply r;
+
+    memset(&r, 0, sizeof(r));
+    r.type = REDIS_REPLY_ERROR;
+    r.str = (char *)s;
+    r.len = strlen(s);
+    return r;
+}
+
+/* READONLY/MASTERDOWN/LOADING re-route; a replica's read goes elsewhere at once. */
+static void
+test_reply_verdict(void **state)
+{
+    redisReply ro = err_reply("READONLY You can't write against a read only replica.");
+    redisReply md = err_reply("MASTERDOWN Link with MASTER is down");
+    redisReply ld = err_reply("LOADING Redis is loading the dataset in memory");
+    redisReply wt = err_reply("WRONGTYPE Operation against a key holding the wrong kind");
+    redisReply ok;
+
+    (void)state;
+    memset(&ok, 0, sizeof(ok));
+    ok.type = REDIS_REPLY_STATUS;
+    ok.str = (char *)"OK";
+    ok.len = 2;
+    assert_int_equal(mc_reply_verdict(&ro, 0, 1, 1), MC_V_PARK);
+    assert_int_equal(mc_reply_verdict(&md, 0, 1, 1), MC_V_PARK);
+    assert_int_equal(mc_reply_verdict(&ld, 1, 0, 1), MC_V_RETRY);   /* replica read */
+    assert_int_equal(mc_reply_verdict(&ld, 1, 1, 1), MC_V_PARK);    /* master read  */
+    assert_int_equal(mc_reply_verdict(&ro, 0, 1, 0), MC_V_DONE);    /* no retry left */
+    assert_int_equal(mc_reply_verdict(&wt, 0, 1, 1), MC_V_DONE);
+    assert_int_equal(mc_reply_verdict(&ok, 0, 1, 1), MC_V_DONE);
+    assert_int_equal(mc_reply_verdict(NULL, 0, 1, 1), MC_V_DONE);
+}
+
+/* A lost connection: unsent -> park; sent write -> done (unknown); sent read -> one retry. */
+static void
+test_loss_verdict(void **state)
+{
+    (void)state;
+    assert_int_equal(mc_loss_verdict(0, 0, 0, 0, 1), MC_V_PARK);
+    assert_int_equal(mc_loss_verdict(0, 1, 0, 0, 1), MC_V_PARK);
+    assert_int_equal(mc_loss_verdict(1, 0, 0, 0, 1), MC_V_DONE);
+    assert_int_equal(mc_loss_verdict(1, 1, 0, 0, 1), MC_V_RETRY);
+    assert_int_equal(mc_loss_verdict(1, 1, 1, 0, 1), MC_V_DONE);    /* retried once already */
+    assert_int_equal(mc_loss_verdict(1, 1, 0, 1, 1), MC_V_DONE);    /* protocol error       */
+    assert_int_equal(mc_loss_verdict(0, 0, 0, 0, 0), MC_V_DONE);    /* attempts used up     */
+}
+
+/* Classification of formatted commands, cached or not. */
+static void
+test_classify(void **state)
+{
+    static const struct { const char *fmt; int cls, sp; } cases[] = {
+        {"GET k", MC_CLASS_READ, MC_SP_NONE},
+        {"get k", MC_CLASS_READ, MC_SP_NONE},
+        {"SET k v", MC_CLASS_WRITE, MC_SP_NONE},
+        {"MULTI", -1, MC_SP_MULTI},
+        {"EXEC", -1, MC_SP_EXEC},
+        {"EVAL x 0", -1, MC_SP_SCRIPT},
+        {"SUBSCRIBE ch", -1, MC_SP_UNSUPPORTED},
+        {"MGET a b", MC_CLASS_READ, MC_SP_NONE},
+        {"NOSUCHCOMMAND x", MC_CLASS_WRITE, MC_SP_NONE},   /* unknown: treated as a write */
+    };
+    struct marshal_client *c = calloc(1, sizeof(*c));
+    size_t i;
+    int pass;
+
+    (void)state;
+    assert_non_null(c);
+    for (pass = 0; pass < 2; pass++) {          /* second pass: from the name cache */
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            char *cmd = NULL;
+            int len = redisFormatCommand(&cmd, cases[i].fmt), cls = -2, sp = -2;
+
+            assert_true(len > 0);
+            assert_int_equal(mc_classify(c, cmd, (size_t)len, &cls, &sp), 0);
+            if (cases[i].cls >= 0) {
+                assert_int_equal(cls, cases[i].cls);
+            }
+            assert_int_equal(sp, cases[i].sp);
+            redisFreeCommand(cmd);
+        }
+    }
+    {
+        int cls, sp;
+
+        assert_int_equal(mc_classify(c, "garbage", 7, &cls, &sp), -1);
+        assert_int_equal(mc_classify(c, "*1\r\n$9\r\nGET", 13, &cls, &sp), -1);
+    }
+    free(c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reply_verdict),
+        cmocka_unit_test(test_loss_verdict),
+        cmocka_unit_test(test_classify),
         cmocka_unit_test(test_wrr_sequence),
         cmocka_unit_test(test_wrr_exact_counts),
         cmocka_unit_test(test_wrr_smooth),
