@@ -71,6 +71,9 @@ marshal_strerror(int status)
     case MARSHAL_ERR_UNSUPPORTED: return "command not supported by marshal";
     case MARSHAL_ERR_CROSSGROUP:  return "keys map to different groups";
     case MARSHAL_ERR_PIPELINE:    return "pipeline misuse";
+    case MARSHAL_ERR_PARK_FULL:   return "park queue full while waiting for a master (not sent)";
+    case MARSHAL_ERR_PARK_EXPIRED: return "no master within the failover wait (not sent)";
+    case MARSHAL_ERR_CLOSED:      return "handle closed before the command ended";
     default:                      return "unknown status";
     }
 }
@@ -156,6 +159,12 @@ marshal_client_outcome(const marshal_client *c)
 MARSHAL_API int
 marshal_client_last_server(const marshal_client *c, const char **host, int *port)
 {
+    return mc_last_server(c, host, port);
+}
+
+int
+mc_last_server(const marshal_client *c, const char **host, int *port)
+{
     if (c == NULL || c->last_conn == NULL) {
         return MARSHAL_ERR_NOTFOUND;
     }
@@ -192,6 +201,7 @@ marshal_options_init(marshal_options *o)
     o->stale_writes_fail_ms = 0;
     o->database = 0;
     o->max_attempts = 3;
+    o->park_max = 1024;
     o->log_level = MARSHAL_LOG_NOTICE;
 }
 
@@ -220,6 +230,10 @@ check_options(const marshal_options *o, char *err, size_t errlen)
     }
     if (o->max_attempts < 1 || o->max_attempts > 16) {
         snprintf(err, errlen, "max_attempts %d not in 1..16", o->max_attempts);
+        return 0;
+    }
+    if (o->park_max < 0 || o->park_max > 1000000) {
+        snprintf(err, errlen, "park_max %d not in 0..1000000", o->park_max);
         return 0;
     }
     return 1;
@@ -540,6 +554,9 @@ marshal_target_close(marshal_target *t)
         return;
     }
     c = t->c;
+    if (c->async != NULL) {
+        return;     /* async commands may still hold it: freed by marshal_async_close */
+    }
     mc_mirror_drain(t, 1);      /* mirror legs still owed: read (and count) them */
     for (pp = &c->targets; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == t) {

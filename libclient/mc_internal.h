@@ -40,6 +40,7 @@ struct mc_conn {
     marshal_target *owner;        /* target whose pipeline they belong to (pending)  */
     uint64_t last_used_ns;        /* coarse clock: last I/O                          */
     uint64_t suspect_until_ns;    /* coarse clock: skip for reads until then         */
+    struct mc_aconn *async;       /* async front end: its connection (mc_async.c)    */
     struct mc_conn *next;         /* client's list                                   */
 };
 
@@ -87,6 +88,7 @@ struct marshal_target {
     int internal;                 /* a cluster's member: not the application's      */
     marshal_target *parent;       /* internal members: the cluster or farm           */
     char info_host[MSHM_HOST_MAX];/* storage behind marshal_target_info.master_host  */
+    struct mc_atarget *async;     /* async front end: park queue (mc_async.c)        */
     struct marshal_target *next;
 };
 
@@ -160,6 +162,7 @@ struct marshal_client {
     uint64_t ev_segment_id;       /* segment the cursor belongs to                     */
     int ev_fd;                    /* timerfd or -1                                     */
     uint64_t stale_since_ns;      /* stale-writes policy: when staleness was first seen */
+    struct marshal_async *async;  /* the async handle owning this client, or NULL      */
 };
 
 /* ---- mc_client.c ---- */
@@ -172,6 +175,8 @@ int mc_ensure_attached(marshal_client *c);
 int mc_check_segment(marshal_client *c);
 void mc_invalidate_routes(marshal_client *c);
 uint64_t mc_coarse_ns(void);
+/* marshal_client_last_server() for internal callers. */
+int mc_last_server(const marshal_client *c, const char **host, int *port);
 
 /* The hot-path generation: the segment's notify word (tag-20261125-1). */
 static inline uint32_t
@@ -191,7 +196,16 @@ int mc_conn_append(marshal_client *c, struct mc_conn *k, const char *cmd, size_t
 int mc_conn_flush(marshal_client *c, struct mc_conn *k);
 int mc_conn_read(marshal_client *c, struct mc_conn *k, redisReply **reply);
 
+/* ---- mc_classify.c (I/O-free core) ---- */
+/* Class (MC_CLASS_*) and kind (MC_SP_*) of a formatted command: 0, or -1 if malformed. */
+int mc_classify(marshal_client *c, const char *cmd, size_t len, int *cls, int *sp);
+
 /* ---- mc_command.c ---- */
+/* Writes refused now by the stale-controller policy (stale_writes_fail_ms)? */
+int mc_stale_refused(marshal_client *c);
+/* The public pipeline calls without the API entry (internal users: clusters, mirrors). */
+int mc_append_argv(marshal_target *t, int argc, const char **argv, const size_t *argvlen);
+int mc_get_reply(marshal_target *t, redisReply **reply);
 redisReply *mc_run(marshal_target *t, const char *cmd, size_t len);
 void mc_target_flush(marshal_target *t);
 int mc_append_formatted(marshal_target *t, const char *cmd, size_t len);

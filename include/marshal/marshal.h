@@ -89,7 +89,11 @@ enum marshal_status {
     MARSHAL_ERR_INVAL        = -20, /* bad argument or command format                    */
     MARSHAL_ERR_UNSUPPORTED  = -21, /* command not routable by Marshal (e.g. SUBSCRIBE)  */
     MARSHAL_ERR_CROSSGROUP   = -22, /* keys of one command map to different groups       */
-    MARSHAL_ERR_PIPELINE     = -23  /* pipeline misuse (get_reply with nothing queued)   */
+    MARSHAL_ERR_PIPELINE     = -23, /* pipeline misuse (get_reply with nothing queued)   */
+    MARSHAL_ERR_PARK_FULL    = -24, /* async: park queue full while waiting for a master:
+                                     * not sent                                         */
+    MARSHAL_ERR_PARK_EXPIRED = -25, /* async: no master within failover_wait_ms: not sent */
+    MARSHAL_ERR_CLOSED       = -26  /* async: handle closed before the command ended     */
 };
 
 /* Static, never NULL: "no confirmed master (write not sent)" etc. */
@@ -154,7 +158,9 @@ typedef struct marshal_options {
     marshal_log_fn log_fn;      /* rw: NULL = no logging                                   */
     void *log_ud;               /* rw: passed to log_fn                                    */
     int log_level;              /* rw: least level passed to log_fn (MARSHAL_LOG_NOTICE)   */
-    int reserved_int[8];        /* private: zero                                           */
+    int park_max;               /* rw: async API: commands parked per group while it has
+                                 *     no master (1024; 0 = never park, fail at once)       */
+    int reserved_int[7];        /* private: zero                                           */
     void *reserved_ptr[8];      /* private: NULL                                           */
 } marshal_options;
 

@@ -1,5 +1,7 @@
 /*
- * marshal/adapters/libev.h -- deliver libmarshal-shm events from a libev loop.
+ * marshal/adapters/libev.h -- libmarshal-shm on a libev loop: the asynchronous
+ * API (marshal_async_libev_attach, at the end) and event polling for the
+ * blocking client (marshal_libev_attach).
  *
  * Header-only, like hiredis's adapters.  The controller wakes readers with a
  * futex, which an event loop cannot watch, so the adapter polls: an ev_timer
@@ -21,6 +23,12 @@
 #include <ev.h>
 
 #include "../marshal.h"
+
+#include <stdlib.h>
+
+#include <hiredis/adapters/libev.h>
+
+#include "../async.h"
 
 struct marshal_libev {
     ev_timer timer;             /* private */
@@ -59,6 +67,113 @@ static inline void
 marshal_libev_detach(struct marshal_libev *m)
 {
     ev_timer_stop(m->loop, &m->timer);
+}
+
+/* ---- the asynchronous API (marshal/async.h) on a libev loop ---------------------------- */
+
+/*
+ *   marshal_async *a;
+ *   marshal_async_open(NULL, NULL, &a);
+ *   marshal_async_libev_attach(a, EV_DEFAULT);
+ *
+ * Server connections use hiredis's own libev adapter; the handle's timer is
+ * an ev_timer and the controller's wake socket an ev_io.  Events registered
+ * with marshal_client_on(marshal_async_client(a), ...) are delivered from
+ * the same loop.  marshal_async_close() stops and frees the glue.
+ */
+struct marshal_async_libev_ {
+    struct ev_loop *loop;
+    marshal_async *a;
+    ev_timer timer;
+    ev_io wake;
+};
+
+static int
+marshal_async_libev_add_(void *d, redisAsyncContext *ac)
+{
+    struct marshal_async_libev_ *m = (struct marshal_async_libev_ *)d;
+
+    return redisLibevAttach(m->loop, ac) == REDIS_OK ? 0 : -1;
+}
+
+static void
+marshal_async_libev_timer_cb_(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    marshal_async_handle_timer(((struct marshal_async_libev_ *)w->data)->a);
+}
+
+static void
+marshal_async_libev_wake_cb_(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    marshal_async_handle_wake(((struct marshal_async_libev_ *)w->data)->a);
+}
+
+static void
+marshal_async_libev_set_timer_(void *d, long ms)
+{
+    struct marshal_async_libev_ *m = (struct marshal_async_libev_ *)d;
+
+    ev_timer_stop(m->loop, &m->timer);
+    if (ms >= 0) {
+        ev_timer_set(&m->timer, ms / 1000.0, 0.);
+        ev_timer_start(m->loop, &m->timer);
+    }
+}
+
+static void
+marshal_async_libev_set_wake_fd_(void *d, int fd)
+{
+    struct marshal_async_libev_ *m = (struct marshal_async_libev_ *)d;
+
+    ev_io_stop(m->loop, &m->wake);
+    if (fd >= 0) {
+        ev_io_set(&m->wake, fd, EV_READ);
+        ev_io_start(m->loop, &m->wake);
+    }
+}
+
+static void
+marshal_async_libev_cleanup_(void *d)
+{
+    struct marshal_async_libev_ *m = (struct marshal_async_libev_ *)d;
+
+    ev_timer_stop(m->loop, &m->timer);
+    ev_io_stop(m->loop, &m->wake);
+    free(m);
+}
+
+/* Attach a to loop: MARSHAL_OK, NOMEM, or INVAL (already attached). */
+static inline int
+marshal_async_libev_attach(marshal_async *a, struct ev_loop *loop)
+{
+    struct marshal_async_libev_ *m =
+        (struct marshal_async_libev_ *)calloc(1, sizeof(struct marshal_async_libev_));
+    marshal_async_loop l;
+    int rc;
+
+    if (m == NULL) {
+        return MARSHAL_ERR_NOMEM;
+    }
+    m->loop = loop;
+    m->a = a;
+    ev_init(&m->timer, marshal_async_libev_timer_cb_);
+    m->timer.data = m;
+    ev_init(&m->wake, marshal_async_libev_wake_cb_);
+    m->wake.data = m;
+    l.data = m;
+    l.attach = marshal_async_libev_add_;
+    l.set_timer = marshal_async_libev_set_timer_;
+    l.set_wake_fd = marshal_async_libev_set_wake_fd_;
+    l.cleanup = marshal_async_libev_cleanup_;
+    rc = marshal_async_set_loop(a, &l);
+    if (rc != MARSHAL_OK) {
+        free(m);
+    }
+    return rc;
 }
 
 #endif /* MARSHAL_ADAPTERS_LIBEV_H */
