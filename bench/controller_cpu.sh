@@ -119,7 +119,7 @@ run_mode() { # sentinel | static
         done
         ctl_conf "" <<<"groups = ( $groups );"
     fi
-    rm -f "$SEG" "$SEG.lock" "$SEG.ctl"
+    rm -f "$SEG" "$SEG.lock" "$SEG.ctl" "$SEG.wake"
     ctl_start
     await 60 "$mode: 3 groups published, every replica readable" seg_is '
         (.groups | length) == 3 and (.segment.flags | index("warming_up") | not) and

@@ -98,7 +98,7 @@ cleanup() {
     CTL_PID=
     stop_pid "$RESP_PID"
     RESP_PID=
-    rm -f "$SEG" "$SEG.lock" "$SEG.ctl"
+    rm -f "$SEG" "$SEG.lock" "$SEG.ctl" "$SEG.wake"
     rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -209,7 +209,7 @@ run_size() { # N
     conf=$DIR/marshal-$n.conf
     write_conf "$n" "$BASE" "$conf"
     "$CTL" -c "$conf" --check-config >"$DIR/check-$n.out" 2>&1 || { cat "$DIR/check-$n.out" >&2; fail "config rejected"; }
-    rm -f "$SEG" "$SEG.lock" "$SEG.ctl"
+    rm -f "$SEG" "$SEG.lock" "$SEG.ctl" "$SEG.wake"
     CTL_LOG=$DIR/controller-$n.log
     t_start=$(now_ms)
     "$CTL" -c "$conf" 2>"$CTL_LOG" &
@@ -273,7 +273,7 @@ run_size() { # N
     stop_pid "$RESP_PID"
     RESP_PID=
     log "$n groups: $(grep -h 'connections accepted' "$DIR/responder-$servers.out" || echo 'responder: (no summary)')"
-    rm -f "$SEG" "$SEG.lock" "$SEG.ctl"
+    rm -f "$SEG" "$SEG.lock" "$SEG.ctl" "$SEG.wake"
 }
 
 declare -A CPU_AT=()

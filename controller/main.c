@@ -4,9 +4,11 @@
  *
  *   config -> writer (create / adopt / replace) -> model <- health, sentinels
  *   ev_prepare: ctl_model_flush()  (every change published before the loop
- *                                   blocks again: sub-millisecond)
+ *                                   blocks again: sub-millisecond), then
+ *               ctl_wake_all() if the segment's notify word moved
  *   timers: heartbeat, model tick;  signals: HUP reload, TERM/INT stop
  *   ev_io: the control socket <segment>.ctl (ctl_control: mirror divergence)
+ *          the wake socket <segment>.wake (ctl_wake: a byte per publish)
  *
  * --clear-diverged CLUSTER MEMBER is the operator's side of that socket: it
  * sends "clear" and waits (bounded) until the segment shows the mark gone.
@@ -30,6 +32,7 @@
 #include "ctl_model.h"
 #include "ctl_notify.h"
 #include "ctl_sentinel.h"
+#include "ctl_wake.h"
 #include "mshm_write.h"
 
 #define CTL_EXIT_RUNTIME 1
@@ -47,6 +50,8 @@ struct daemon {
     struct ctl_sentinels *s;
     struct ctl_notify *notify;
     struct ctl_control *control; /* the control socket                      */
+    struct ctl_wake *wake;       /* the wake socket (NULL: running without)  */
+    uint32_t woke_notify;        /* segment notify word at the last wake     */
     ev_prepare flush;
     ev_timer heartbeat, tick;
     ev_signal sighup, sigterm, sigint;
@@ -70,7 +75,8 @@ usage(FILE *f)
             "Runs in the foreground; SIGHUP reloads the configuration (the old one is\n"
             "kept if the new one is invalid), SIGTERM/SIGINT stop it.  The segment is\n"
             "left in place on exit, marked WRITER_STOPPED.  Applications report\n"
-            "diverged mirrors through the socket <segment path>.ctl.\n"
+            "diverged mirrors through the socket <segment path>.ctl; event loops\n"
+            "can wait for publishes on the socket <segment path>.wake.\n"
             "exit status: 0 ok, 1 runtime error (--clear-diverged: not cleared),\n"
             "2 configuration or usage error\n");
 }
@@ -112,6 +118,24 @@ summary(const struct ctl_config *cfg)
 
 /* ---- loop callbacks ----------------------------------------------------- */
 
+/*
+ * Wake the wake socket's clients if anything was published since the last
+ * wake.  Every publish from the loop (model flush, a reload's WARMING_UP
+ * flag, ...) moves the notify word and happens in a callback, and the
+ * prepare watcher runs after all of them before the loop blocks: checking
+ * here catches them all, coalesced.  Nothing changed: one load, a compare.
+ */
+static void
+wake_if_published(struct daemon *d)
+{
+    uint32_t n = mshm_w_notify(d->w);
+
+    if (n != d->woke_notify) {
+        d->woke_notify = n;
+        ctl_wake_all(d->wake);
+    }
+}
+
 static void
 on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -120,6 +144,7 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
     (void)loop;
     (void)revents;
     ctl_model_flush(d->m);
+    wake_if_published(d);
 }
 
 static void
@@ -322,6 +347,9 @@ run(struct daemon *d)
     if (d->control == NULL) {
         return CTL_EXIT_RUNTIME;
     }
+    /* an optimisation over polling: without it (logged) clients only poll */
+    d->wake = ctl_wake_new(d->loop, d->cfg->seg_path);
+    d->woke_notify = mshm_w_notify(d->w);
 
     ev_prepare_init(&d->flush, on_prepare);
     d->flush.data = d;
@@ -355,6 +383,9 @@ teardown(struct daemon *d)
     if (d->w != NULL) {
         mshm_writer_close(d->w, 1);
     }
+    /* after WRITER_STOPPED is set: the EOF its clients get is the last wake,
+     * and the segment they re-read then says "stopped" */
+    ctl_wake_free(d->wake);
     if (d->cfg != NULL) {
         ctl_config_free(d->cfg);
         free(d->cfg);

@@ -25,7 +25,7 @@ cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$SANDBOX" "$SEG" "$SEG.lock" "$SEG.ctl"
+    rm -rf "$SANDBOX" "$SEG" "$SEG.lock" "$SEG.ctl" "$SEG.wake"
 }
 trap cleanup EXIT INT TERM
 

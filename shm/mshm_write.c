@@ -589,6 +589,12 @@ mshm_w_latch(const struct mshm_writer *w)
 }
 
 uint32_t
+mshm_w_notify(const struct mshm_writer *w)
+{
+    return w->hdr->notify;
+}
+
+uint32_t
 mshm_w_pending(const struct mshm_writer *w)
 {
     uint32_t n = w->n_evq;

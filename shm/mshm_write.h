@@ -136,4 +136,12 @@ uint32_t mshm_w_writer_epoch(const struct mshm_writer *w);
 /* Current latch value (the state generation readers see). */
 uint64_t mshm_w_latch(const struct mshm_writer *w);
 
+/*
+ * Current header notify word: +1 per commit, header flag change, adoption
+ * (what FUTEX_WAKE wakes readers for).  A caller that remembers it can tell
+ * with one load whether anything was published since (the controller's wake
+ * socket).  Single writer: no barrier needed.
+ */
+uint32_t mshm_w_notify(const struct mshm_writer *w);
+
 #endif /* MSHM_WRITE_H */
