@@ -72,6 +72,8 @@ struct seen {
     uint32_t last_master_gen;    /* its record's gen (an index can be reused) */
     int master_up;
     int readable;                /* number of readable replicas            */
+    int avail;                   /* number of available (up) replicas      */
+    int all_down;                /* allSlavesDown delivered, allSlavesUp not yet */
     int degraded;
     int no_master;
     int disagree;
@@ -131,6 +133,8 @@ addr_str(const struct mserver *s, char *buf, size_t len)
 /*
  * The one place events are born: logged in Sentinel's vocabulary and queued
  * for the ring (published with the commit that carries the state change).
+ * why: MSHM_RR_* of a readsUnavailable (the event's flags, the hook's
+ * OLD_SERVER word, the log line), else 0.
  */
 static const char *const event_names[MSHM_EV_TYPE_MAX] = {
     [MSHM_EV_MASTER_DOWN] = "masterDown",       [MSHM_EV_MASTER_UP] = "masterUp",
@@ -138,19 +142,51 @@ static const char *const event_names[MSHM_EV_TYPE_MAX] = {
     [MSHM_EV_SLAVE_UP] = "slaveUp",             [MSHM_EV_ALL_SLAVES_DOWN] = "allSlavesDown",
     [MSHM_EV_ALL_SLAVES_UP] = "allSlavesUp",    [MSHM_EV_GROUP_DEGRADED] = "groupDegraded",
     [MSHM_EV_GROUP_RECOVERED] = "groupRecovered", [MSHM_EV_NO_MASTER] = "noMaster",
+    [MSHM_EV_READS_UNAVAILABLE] = "readsUnavailable",
+    [MSHM_EV_READS_AVAILABLE] = "readsAvailable",
 };
 
+/* The MSHM_RR_* reasons as the words of the hook's argv and the log:
+ * "down,link_down,syncing,lagging,not_replica" (any subset, in that order). */
+static const char *
+reason_str(uint16_t why, char *buf, size_t len)
+{
+    static const struct {
+        uint16_t bit;
+        const char *word;
+    } words[] = {{MSHM_RR_DOWN, "down"},       {MSHM_RR_LINK_DOWN, "link_down"},
+                 {MSHM_RR_SYNCING, "syncing"}, {MSHM_RR_LAGGING, "lagging"},
+                 {MSHM_RR_NO_REPLICA, "not_replica"}};
+    size_t i, off = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if ((why & words[i].bit) && off < len) {
+            off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", words[i].word);
+        }
+    }
+    if (buf[0] == '\0') {
+        snprintf(buf, len, "-");
+    }
+    return buf;
+}
+
 static void
-ctl_event(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
-          struct mserver *old_s, const char *word)
+ctl_event_why(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
+              struct mserver *old_s, const char *word, uint16_t why)
 {
     struct mshm_event ev;
     char a[300], b[300];
+    int reads = type == MSHM_EV_READS_UNAVAILABLE || type == MSHM_EV_READS_AVAILABLE;
 
     if (m->hooks.event != NULL && type < MSHM_EV_TYPE_MAX && event_names[type] != NULL) {
+        /* readsUnavailable passes its reason where other events name the
+         * old server (docs/client.md, "Events") */
         m->hooks.event(m->hooks.ud, event_names[type], g->cfg->name,
                        s ? addr_str(s, a, sizeof(a)) : NULL,
-                       old_s ? addr_str(old_s, b, sizeof(b)) : NULL,
+                       old_s                                ? addr_str(old_s, b, sizeof(b))
+                       : type == MSHM_EV_READS_UNAVAILABLE ? reason_str(why, b, sizeof(b))
+                                                            : NULL,
                        (unsigned long long)g->master_epoch);
     }
 
@@ -162,6 +198,7 @@ ctl_event(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
     ev.new_idx = (type == MSHM_EV_MASTER_SWITCH && s) ? s->pub.idx : MSHM_NONE;
     ev.cluster_idx = MSHM_NONE;
     ev.epoch = g->master_epoch;
+    ev.flags = why;
     if (mshm_w_emit(m->w, &ev) != MSHM_OK) {
         log_warn("event queue full: %s %s not queued", word, g->cfg->name);
     }
@@ -169,6 +206,8 @@ ctl_event(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
         log_notice("+switch-master %s %s %s epoch %llu", g->cfg->name,
                    old_s ? addr_str(old_s, a, sizeof(a)) : "-", addr_str(s, b, sizeof(b)),
                    (unsigned long long)g->master_epoch);
+    } else if (reads) {
+        log_notice("%s %s %s", word, g->cfg->name, reason_str(why, a, sizeof(a)));
     } else if (s != NULL) {
         log_notice("%s %s %s @ %s", word,
                    type == MSHM_EV_MASTER_DOWN || type == MSHM_EV_MASTER_UP ? "master" : "slave",
@@ -176,6 +215,14 @@ ctl_event(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
     } else {
         log_notice("%s %s", word, g->cfg->name);
     }
+}
+
+/* ctl_event_why() for the events without a reason. */
+static void
+ctl_event(struct ctl_model *m, struct mgroup *g, int type, struct mserver *s,
+          struct mserver *old_s, const char *word)
+{
+    ctl_event_why(m, g, type, s, old_s, word, 0);
 }
 
 /*
@@ -599,7 +646,11 @@ build_groups(struct ctl_model *m, const struct ctl_config *cfg)
                 g->seen.disagree = (r->flags & MSHM_GF_DISAGREE) != 0;
                 g->seen.degraded = (r->flags & MSHM_GF_DEGRADED) != 0;
                 g->seen.no_master = (r->flags & MSHM_GF_NO_MASTER) != 0;
-                g->seen.readable = (r->flags & MSHM_GF_ALL_SLAVES_DOWN) ? 0 : 1;
+                g->seen.readable = (r->flags & MSHM_GF_NO_READS) ? 0 : 1;
+                /* a 1.1 segment has no ALL_REPLICAS_DOWN: its counters
+                 * meant readability, so start from "not all down" */
+                g->seen.all_down = (r->flags & MSHM_GF_ALL_REPLICAS_DOWN) != 0;
+                g->seen.avail = g->seen.all_down ? 0 : 1;
                 if (r->master_idx < geo->server_cap) {
                     g->seen.master_up =
                         mshm_w_server(m->w, r->master_idx)->health == MSHM_HEALTH_UP;
@@ -818,13 +869,8 @@ ctl_model_probe(struct ctl_model *m, struct ctl_server *cs, const struct ctl_pro
             log_info("%s:%u down: %s", s->pub.addr.host, s->pub.addr.port, p->error);
         }
     }
-    if (old != s->health) {
-        if (s->health == MSHM_HEALTH_DOWN && old == MSHM_HEALTH_UP) {
-            s->n_down++;
-        } else if (s->health == MSHM_HEALTH_UP) {
-            s->n_up++;
-        }
-    }
+    /* n_down / n_up count transitions of the published health
+     * (avail_health()), in publish_group() */
     if (material || old != s->health) {
         g->dirty = 1;
     }
@@ -1140,6 +1186,50 @@ replica_lag_ms(const struct ctl_model *m, const struct mgroup *g, const struct m
     return 0;
 }
 
+/*
+ * A server's availability (issue 17): what mshm_server.health publishes and
+ * what slaveDown / slaveUp / allSlavesDown / allSlavesUp follow.  The health
+ * checks' verdict (after health_down_after / health_up_after), and for a
+ * replica also DOWN while most agreeing sentinels flag it +sdown or +odown.
+ * Readability never enters: a replica that answers but is syncing, lagging,
+ * follows another master or has master_link_status:down is UP (and not
+ * readable: server_flags()).  The master keeps the checks' verdict; the
+ * sentinels' view of it drives ODOWN, failover and the master events.
+ */
+static int
+avail_health(const struct mgroup *g, const struct mserver *s)
+{
+    if (s != g->master && s->health == MSHM_HEALTH_UP &&
+        (s->sv_flags & (CTL_SV_SDOWN | CTL_SV_ODOWN))) {
+        return MSHM_HEALTH_DOWN;
+    }
+    return s->health;
+}
+
+/* Why a replica with published record r may not serve reads (MSHM_RR_*). */
+static uint16_t
+unreadable_why(const struct mshm_server *r)
+{
+    uint16_t why = 0;
+
+    if (r->health != MSHM_HEALTH_UP) {
+        return MSHM_RR_DOWN;
+    }
+    if (r->flags & MSHM_SF_LINK_DOWN) {
+        why |= MSHM_RR_LINK_DOWN;
+    }
+    if (r->flags & (MSHM_SF_SYNCING | MSHM_SF_LOADING)) {
+        why |= MSHM_RR_SYNCING;
+    }
+    if (r->flags & MSHM_SF_LAGGING) {
+        why |= MSHM_RR_LAGGING;
+    }
+    if (r->role != MSHM_ROLE_REPLICA) {
+        why |= MSHM_RR_NO_REPLICA;
+    }
+    return why != 0 ? why : MSHM_RR_LINK_DOWN; /* disconnected per sentinels */
+}
+
 /* Server flags as published, and whether it may serve reads. */
 static uint32_t
 server_flags(struct ctl_model *m, struct mgroup *g, struct mserver *s, int *readable)
@@ -1306,7 +1396,9 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
     struct mshm_group rec;
     struct mshm_server srec;
     uint32_t i, master_idx = g->master ? g->master->pub.idx : MSHM_NONE;
-    int readable = 0, n_replicas = 0, master_up;
+    int readable = 0, n_replicas = 0, n_avail = 0, n_rdown = 0, master_up;
+    int all_down = g->seen.all_down;
+    uint16_t why = 0;
 
     uint64_t now = ctl_now_ms();
     int refresh = now - g->volatile_ms >= VOLATILE_REFRESH_MS;
@@ -1320,8 +1412,15 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
         memset(&srec, 0, sizeof(srec));
         srec.flags = server_flags(m, g, s, &r);
         readable += r;
-        if (s != g->master) {
-            n_replicas++;
+        srec.health = (uint8_t)avail_health(g, s);
+        /* transitions of the published availability (adopted records
+         * carry the counts clients have seen) */
+        if (srec.health == MSHM_HEALTH_DOWN && prev->health == MSHM_HEALTH_UP &&
+            (prev->flags & MSHM_SF_IN_USE)) {
+            s->n_down++;
+        } else if (srec.health == MSHM_HEALTH_UP &&
+                   (prev->health != MSHM_HEALTH_UP || !(prev->flags & MSHM_SF_IN_USE))) {
+            s->n_up++;
         }
         if (s->longname_idx != MSHM_NONE) {
             mshm_w_put_longname(m->w, s->longname_idx, s->pub.addr.host);
@@ -1338,7 +1437,6 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
         srec.role = (uint8_t)(s == g->master ? MSHM_ROLE_MASTER
                               : s->probed   ? s->probe.role
                                             : MSHM_ROLE_UNKNOWN);
-        srec.health = (uint8_t)s->health;
         srec.n_down = s->n_down;
         srec.n_up = s->n_up;
         srec.lag_ms = s->lag_ms;
@@ -1356,6 +1454,14 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
             same.gen = prev->gen;
             if (memcmp(&same, prev, sizeof(same)) == 0) {
                 srec = same;    /* nothing but the volatile fields moved */
+            }
+        }
+        if (s != g->master) {
+            n_replicas++;
+            n_avail += srec.health == MSHM_HEALTH_UP;
+            n_rdown += srec.health == MSHM_HEALTH_DOWN;
+            if (!r) {
+                why |= unreadable_why(&srec);
             }
         }
         mshm_w_put_server(m->w, s->pub.idx, &srec);
@@ -1402,12 +1508,24 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
             !(g->seen.no_master && g->seen.disagree)) {
             ctl_event(m, g, MSHM_EV_NO_MASTER, NULL, NULL, "+no-master");
         }
-        if (n_replicas > 0 && readable == 0 && g->seen.readable > 0) {
+        /* availability (issue 17): allSlavesDown when every replica is
+         * down and one was up at the last publish; allSlavesUp when the
+         * first is up again after that -- never from readability */
+        if (!all_down && n_replicas > 0 && n_rdown == n_replicas && g->seen.avail > 0) {
             g->n_all_down++;
+            all_down = 1;
             ctl_event(m, g, MSHM_EV_ALL_SLAVES_DOWN, NULL, NULL, "+all-slaves-down");
-        } else if (readable > 0 && g->seen.readable == 0) {
+        } else if (all_down && n_avail > 0) {
             g->n_all_up++;
+            all_down = 0;
             ctl_event(m, g, MSHM_EV_ALL_SLAVES_UP, NULL, NULL, "-all-slaves-down");
+        }
+        /* readability: no replica may serve reads (with why), and back */
+        if (n_replicas > 0 && readable == 0 && g->seen.readable > 0) {
+            ctl_event_why(m, g, MSHM_EV_READS_UNAVAILABLE, NULL, NULL, "+reads-unavailable",
+                          why);
+        } else if (readable > 0 && g->seen.readable == 0) {
+            ctl_event(m, g, MSHM_EV_READS_AVAILABLE, NULL, NULL, "-reads-unavailable");
         }
         if ((g->flags & MSHM_GF_DEGRADED) && !g->seen.degraded) {
             g->n_degraded++;
@@ -1416,8 +1534,23 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
             ctl_event(m, g, MSHM_EV_GROUP_RECOVERED, NULL, NULL, "-degraded");
         }
     }
+    if (emit && !g->seen.valid) {
+        /* the group's first publish (a new segment, or a group added by a
+         * reload): "up for the first time" -- the replicas' slaveUp came
+         * from replica_events() */
+        if (master_up) {
+            g->n_master_up++;
+            ctl_event(m, g, MSHM_EV_MASTER_UP, g->master, NULL, "-sdown");
+        }
+        if (readable > 0) {
+            ctl_event(m, g, MSHM_EV_READS_AVAILABLE, NULL, NULL, "-reads-unavailable");
+        }
+    }
     if (n_replicas > 0 && readable == 0) {
-        g->flags |= MSHM_GF_ALL_SLAVES_DOWN;
+        g->flags |= MSHM_GF_NO_READS;
+    }
+    if (all_down) {
+        g->flags |= MSHM_GF_ALL_REPLICAS_DOWN;
     }
 
     snprintf(rec.name, sizeof(rec.name), "%s", g->cfg->name);
@@ -1448,12 +1581,14 @@ publish_group(struct ctl_model *m, struct mgroup *g, int emit)
     g->seen.disagree = (g->flags & MSHM_GF_DISAGREE) != 0;
     g->seen.master_up = master_up;
     g->seen.readable = readable;
+    g->seen.avail = n_avail;
+    g->seen.all_down = all_down;
     g->seen.degraded = (g->flags & MSHM_GF_DEGRADED) != 0;
     g->seen.no_master = g->master == NULL;
 }
 
-/* Replica down/up events: from each server's health transition since the
- * last publish, recorded as (published health) vs (current health). */
+/* Replica down/up events: from each server's availability transition since
+ * the last publish, (published health) vs avail_health(). */
 static void
 replica_events(struct ctl_model *m, struct mgroup *g)
 {
@@ -1462,19 +1597,25 @@ replica_events(struct ctl_model *m, struct mgroup *g)
     for (i = 0; i < g->n_servers; i++) {
         struct mserver *s = g->servers[i];
         const struct mshm_server *prev = mshm_w_server(m->w, s->pub.idx);
-        int was;
+        int in_use = (prev->flags & MSHM_SF_IN_USE) != 0;
+        int was, now;
 
-        if (s == g->master || (prev->flags & MSHM_SF_IN_USE) == 0) {
+        if (s == g->master) {
             continue;
         }
-        if (prev->role == MSHM_ROLE_MASTER && prev->health == MSHM_HEALTH_UP &&
-            s->health != MSHM_HEALTH_UP) {
+        if (in_use && prev->role == MSHM_ROLE_MASTER && prev->health == MSHM_HEALTH_UP &&
+            avail_health(g, s) != MSHM_HEALTH_UP) {
             continue;       /* the old master going down was reported as such */
         }
-        was = prev->health;
-        if (was == MSHM_HEALTH_UP && s->health == MSHM_HEALTH_DOWN) {
+        /* availability, never readability: up but unreadable is up.  A
+         * server not yet published (first publish, new in the group) or
+         * never checked is up for the first time when it comes up, and
+         * never goes down before it was up. */
+        was = in_use ? prev->health : MSHM_HEALTH_UNKNOWN;
+        now = avail_health(g, s);
+        if (was == MSHM_HEALTH_UP && now == MSHM_HEALTH_DOWN) {
             ctl_event(m, g, MSHM_EV_SLAVE_DOWN, s, NULL, "+sdown");
-        } else if (was == MSHM_HEALTH_DOWN && s->health == MSHM_HEALTH_UP) {
+        } else if (was != MSHM_HEALTH_UP && now == MSHM_HEALTH_UP) {
             ctl_event(m, g, MSHM_EV_SLAVE_UP, s, NULL, "-sdown");
         }
     }

@@ -5,7 +5,8 @@
  * discovered), their stable segment indices, what the controller's own
  * health checks found (ctl_health) and what each sentinel says (ctl_sentinel).
  * From those inputs it resolves, per group, the confirmed master and the
- * readable replicas, derives the events, and publishes changes into the
+ * readable replicas, derives the events (down/up from availability, reads
+ * events from readability: issue 17), and publishes changes into the
  * segment (ctl_model_flush, called once per loop iteration).
  *
  * Input functions (ctl_model_probe, ctl_model_sentinel_*) may be called from

@@ -4,6 +4,12 @@
  * argv = notify.program, notify.args..., then the event words:
  *   EVENT GROUP SERVER OLD_SERVER EPOCH     (e.g. masterSwitch cache
  *   127.0.0.1:6380 127.0.0.1:6379 3; "-" for absent values)
+ * except readsUnavailable, which has its reason where OLD_SERVER is:
+ *   readsUnavailable GROUP - REASON EPOCH   (REASON: comma list of down,
+ *   link_down, syncing, lagging, not_replica)
+ * slaveDown/slaveUp/allSlavesDown/allSlavesUp follow availability (health
+ * checks, sentinel +sdown/+odown), never readability; the exact trigger of
+ * every EVENT is in etc/marshal.conf and docs/client.md, "Events".
  * Executed directly with posix_spawn (never through a shell), with only
  * PATH in its environment, no inherited descriptors beyond 0-2 and default
  * signal dispositions; killed after notify.timeout_ms.  At most CTL_NOTIFY_MAX run at

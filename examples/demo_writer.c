@@ -76,7 +76,7 @@ struct group {
     uint32_t n;
     uint32_t master, last_master;     /* indices into servers[] or MSHM_NONE */
     uint64_t epoch;
-    int all_down;                     /* -1 not yet known, 0, 1             */
+    int all_down;                     /* no replica readable: -1 unknown, 0, 1 */
     uint32_t n_master_down, n_master_up, n_master_switch;
     uint32_t n_all_slaves_down, n_all_slaves_up;
 };
@@ -211,6 +211,12 @@ emit(uint16_t type, uint32_t gi, uint32_t si, uint32_t old_si, uint32_t new_si,
     case MSHM_EV_ALL_SLAVES_UP:
         logmsg("-all-slaves-down %s", g);
         break;
+    case MSHM_EV_READS_UNAVAILABLE:
+        logmsg("+reads-unavailable %s", g);
+        break;
+    case MSHM_EV_READS_AVAILABLE:
+        logmsg("-reads-unavailable %s", g);
+        break;
     case MSHM_EV_WRITER_ADOPT:
         logmsg("+writer-adopt epoch %" PRIu64, epoch);
         break;
@@ -335,22 +341,16 @@ evaluate(uint32_t gi)
         s->flags = f;
     }
 
+    /* readability (layout 1.2): no replica readable is readsUnavailable, not
+     * allSlavesDown (that one means every replica down); the first state
+     * is the baseline, so no "unavailable" comes before an "available" */
     state = nrep > 0 && nread == 0;
     if (g->all_down < 0) {
         if (known == g->n) {
-            if (state) {
-                g->n_all_slaves_down++;
-                emit(MSHM_EV_ALL_SLAVES_DOWN, gi, MSHM_NONE, MSHM_NONE, MSHM_NONE, 0);
-            }
             g->all_down = state;
         }
     } else if (state != g->all_down) {
-        if (state) {
-            g->n_all_slaves_down++;
-        } else {
-            g->n_all_slaves_up++;
-        }
-        emit(state ? MSHM_EV_ALL_SLAVES_DOWN : MSHM_EV_ALL_SLAVES_UP, gi, MSHM_NONE,
+        emit(state ? MSHM_EV_READS_UNAVAILABLE : MSHM_EV_READS_AVAILABLE, gi, MSHM_NONE,
              MSHM_NONE, MSHM_NONE, 0);
         g->all_down = state;
     }
@@ -402,7 +402,7 @@ stage_all(int soft)
         memcpy(rec.name, g->name, strlen(g->name));
         rec.master_epoch = g->epoch;
         rec.flags = MSHM_GF_IN_USE | (g->master == MSHM_NONE ? MSHM_GF_NO_MASTER : 0) |
-                    (g->all_down == 1 ? MSHM_GF_ALL_SLAVES_DOWN : 0);
+                    (g->all_down == 1 ? MSHM_GF_NO_READS : 0);
         rec.master_idx = g->master;
         rec.power = 1;
         rec.max_lag_ms = max_lag_ms;

@@ -14,8 +14,10 @@
  *     from the counters without ring detail (seq 0).
  * Replica up/down has no counter of its own: the ring is authoritative,
  * gated by the last health this client saw for the server (so a transition
- * is delivered once), and after a ring overrun the servers' current health
- * is compared with what was last delivered.
+ * is delivered once, and a slaveDown only after the server was up), and
+ * after a ring overrun the servers' current health is compared with what
+ * was last delivered.  readsUnavailable / readsAvailable work the same way
+ * against the group's NO_READS flag (layout 1.2, issue 17).
  *
  * Tracking starts when a target of the group is opened: transitions before
  * that are not delivered (the baseline is the state at that moment).
@@ -104,6 +106,7 @@ prime(marshal_client *c, struct mc_evgroup *eg, const struct mc_gsnap *es)
     eg->n_all_up = es->g.n_all_slaves_up;
     eg->n_degraded = es->g.n_degraded;
     eg->degraded = (es->g.flags & MSHM_GF_DEGRADED) != 0;
+    eg->reads = (es->g.flags & MSHM_GF_NO_READS) == 0;
     eg->n_servers = 0;
     for (i = 0; i < es->g.n_servers; i++) {
         track_server(eg, es, i, es->s[i].health);
@@ -198,6 +201,8 @@ marshal_event_name(int type)
         [MARSHAL_EV_GROUP_RECOVERED] = "groupRecovered",
         [MARSHAL_EV_CONTROLLER_STALE] = "controllerStale",
         [MARSHAL_EV_CONTROLLER_LIVE] = "controllerLive",
+        [MARSHAL_EV_READS_UNAVAILABLE] = "readsUnavailable",
+        [MARSHAL_EV_READS_AVAILABLE] = "readsAvailable",
     };
 
     if (type <= 0 || type >= MARSHAL_EV_TYPE_MAX) {
@@ -220,8 +225,8 @@ marshal_client_on(marshal_client *c, uint32_t mask, marshal_event_fn fn, void *u
 
 /* Deliver one event; returns 1 if the callback was called. */
 static int
-deliver(marshal_client *c, int type, const char *group, const struct mc_evserver *s,
-        const struct mc_evserver *old, const struct mshm_event *ev)
+deliver_why(marshal_client *c, int type, const char *group, const struct mc_evserver *s,
+            const struct mc_evserver *old, const struct mshm_event *ev, unsigned reason)
 {
     marshal_event e;
 
@@ -236,6 +241,7 @@ deliver(marshal_client *c, int type, const char *group, const struct mc_evserver
     e.old_host = old != NULL ? old->host : "";
     e.old_port = old != NULL ? old->port : 0;
     e.age_ms = -1;
+    e.reason = reason;
     if (ev != NULL) {
         struct timespec ts;
         uint64_t now;
@@ -251,6 +257,22 @@ deliver(marshal_client *c, int type, const char *group, const struct mc_evserver
     c->ev_fn(c, &e, c->ev_ud);
     return 1;
 }
+
+/* deliver_why() of an event without a reason. */
+static int
+deliver(marshal_client *c, int type, const char *group, const struct mc_evserver *s,
+        const struct mc_evserver *old, const struct mshm_event *ev)
+{
+    return deliver_why(c, type, group, s, old, ev, 0);
+}
+
+/* MSHM_RR_* (the ring) as MARSHAL_READS_* (the API): the same bits. */
+_Static_assert(MARSHAL_READS_DOWN == MSHM_RR_DOWN && MARSHAL_READS_LINK_DOWN == MSHM_RR_LINK_DOWN &&
+                   MARSHAL_READS_SYNCING == MSHM_RR_SYNCING &&
+                   MARSHAL_READS_LAGGING == MSHM_RR_LAGGING &&
+                   MARSHAL_READS_NOT_REPLICA == MSHM_RR_NO_REPLICA,
+               "reads reasons");
+#define MC_READS_MASK 0x1fu
 
 /* The tracker of the group an event is about, if tracked. */
 static struct mc_evgroup *
@@ -334,7 +356,8 @@ ring_event(marshal_client *c, const struct mshm_event *ev, const struct mc_gsnap
         eg->degraded = 0;
         return deliver(c, MARSHAL_EV_GROUP_RECOVERED, eg->name, NULL, NULL, ev);
     case MSHM_EV_SLAVE_DOWN:
-        if (s == NULL || s->health == MSHM_HEALTH_DOWN) {
+        /* only a server seen up goes down (never before its up) */
+        if (s == NULL || s->health != MSHM_HEALTH_UP) {
             return 0;
         }
         s->health = MSHM_HEALTH_DOWN;
@@ -345,6 +368,19 @@ ring_event(marshal_client *c, const struct mshm_event *ev, const struct mc_gsnap
         }
         s->health = MSHM_HEALTH_UP;
         return deliver(c, MARSHAL_EV_SLAVE_UP, eg->name, s, NULL, ev);
+    case MSHM_EV_READS_UNAVAILABLE:
+        if (!eg->reads) {
+            return 0;
+        }
+        eg->reads = 0;
+        return deliver_why(c, MARSHAL_EV_READS_UNAVAILABLE, eg->name, NULL, NULL, ev,
+                           ev->flags & MC_READS_MASK);
+    case MSHM_EV_READS_AVAILABLE:
+        if (eg->reads) {
+            return 0;
+        }
+        eg->reads = 1;
+        return deliver(c, MARSHAL_EV_READS_AVAILABLE, eg->name, NULL, NULL, ev);
     default:
         return 0;
     }
@@ -407,6 +443,12 @@ reconcile(marshal_client *c, struct mc_evgroup *eg, const struct mc_gsnap *es, i
         eg->degraded = 0;
         n += deliver(c, MARSHAL_EV_GROUP_RECOVERED, eg->name, NULL, NULL, NULL);
     }
+    if (lost && eg->reads != ((es->g.flags & MSHM_GF_NO_READS) == 0)) {
+        /* the ring lost the transition: the flag says where we are now */
+        eg->reads = !eg->reads;
+        n += deliver(c, eg->reads ? MARSHAL_EV_READS_AVAILABLE : MARSHAL_EV_READS_UNAVAILABLE,
+                     eg->name, NULL, NULL, NULL);
+    }
     /* servers: new ones join with their current health; after an overrun,
      * replica health is compared with what was delivered */
     for (i = 0; i < es->g.n_servers; i++) {
@@ -419,7 +461,7 @@ reconcile(marshal_client *c, struct mc_evgroup *eg, const struct mc_gsnap *es, i
         }
         track_server(eg, es, i, s->health);     /* refresh host/port/role */
         if (lost && es->g.servers[i] != es->g.master_idx && s->health != h &&
-            (h == MSHM_HEALTH_UP || h == MSHM_HEALTH_DOWN)) {
+            (h == MSHM_HEALTH_UP || (h == MSHM_HEALTH_DOWN && s->health == MSHM_HEALTH_UP))) {
             s->health = h;
             n += deliver(c, h == MSHM_HEALTH_DOWN ? MARSHAL_EV_SLAVE_DOWN : MARSHAL_EV_SLAVE_UP,
                          eg->name, s, NULL, NULL);

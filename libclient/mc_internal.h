@@ -110,6 +110,8 @@ struct mc_evgroup {
     uint32_t n_master_down, n_master_up, n_master_switch;
     uint32_t n_all_down, n_all_up, n_degraded;
     int degraded;                 /* last seen DEGRADED flag (recovered has no counter) */
+    int reads;                    /* last delivered readability: 1 a replica may serve
+                                     reads, 0 none (readsUnavailable/Available)     */
     int deferred;                 /* counters ahead of the ring: wait one poll for it */
     uint32_t n_servers;
     struct mc_evserver servers[MSHM_GROUP_SERVERS];

@@ -45,7 +45,9 @@
  *     "index": int, "gen": int, "name": str,
  *     "route": "master"|"readonly"|"split",
  *     "flags": ["sentinel","no_master","degraded","disagree","failover","odown",
- *               "fail_writes_degraded","all_slaves_down"], "flags_raw": int,
+ *               "fail_writes_degraded","no_reads","all_slaves_down"],
+ *              "flags_raw": int,  (no_reads: no replica readable; all_slaves_down:
+ *              every replica down, from 1.2)
  *     "master": {"index": int, "host": str, "port": int} | null,
  *     "master_epoch": int, "change_seq": int, "power": int, "max_lag_ms": int,
  *     "counters": {"master_down","master_up","master_switch","all_slaves_down",
@@ -83,7 +85,7 @@
  *       "slave_down"|"slave_up"|"all_slaves_down"|"all_slaves_up"|
  *       "group_degraded"|"group_recovered"|"no_master"|"group_added"|
  *       "group_removed"|"server_added"|"server_removed"|"writer_adopt"|
- *       "config_reload"|"mirror_diverged",
+ *       "config_reload"|"mirror_diverged"|"reads_unavailable"|"reads_available",
  *     "type_code": int, "time_ms": int, "time": "ISO", "pub_seq": int,
  *     "epoch": int, "flags": int,
  *     "group_index": int|null, "group": str|null,
@@ -93,6 +95,8 @@
  *     "cluster_index": int|null, "cluster": str|null,
  *     "member": str|null  (mirror_diverged: the member group, or a farm's
  *                          member cluster, whose index is then old_index),
+ *     "reason": str|null  (reads_unavailable: why no replica is readable, e.g.
+ *                          "down", "link_down,syncing"; "lagging", "not_replica"),
  *     "text": str     (the table's Sentinel-style line; non-printable bytes as \xNN)
  *   } ... ],
  *   "events_lost": int                     (skipped while reading: overrun)
@@ -156,7 +160,7 @@ static const char *const event_names[] = {
     "slave_down",    "slave_up",        "all_slaves_down", "all_slaves_up",
     "group_degraded", "group_recovered", "no_master",      "group_added",
     "group_removed", "server_added",    "server_removed",  "writer_adopt",
-    "config_reload", "mirror_diverged"};
+    "config_reload", "mirror_diverged", "reads_unavailable", "reads_available"};
 
 _Static_assert(NELEM(event_names) == MSHM_EV_TYPE_MAX, "event name table");
 _Static_assert(NELEM(hash_names) == MSHM_HASH_ONE_AT_A_TIME + 1, "hash name table");
@@ -184,7 +188,8 @@ static const struct bitname group_flag_names[] = {
     {MSHM_GF_FAILOVER, "failover"},
     {MSHM_GF_ODOWN, "odown"},
     {MSHM_GF_FAIL_WRITES_DEGRADED, "fail_writes_degraded"},
-    {MSHM_GF_ALL_SLAVES_DOWN, "all_slaves_down"},
+    {MSHM_GF_NO_READS, "no_reads"},
+    {MSHM_GF_ALL_REPLICAS_DOWN, "all_slaves_down"},
 };
 static const struct bitname server_flag_names[] = {
     {MSHM_SF_IN_USE, "in_use"},
@@ -765,6 +770,26 @@ ok_age_ms(const struct ctx *c, const struct mshm_server *s)
 
 /* ---- events -------------------------------------------------------------- */
 
+/* The MSHM_RR_* reasons of a readsUnavailable event: "down,syncing", ... */
+static const char *
+reason_text(uint16_t why, char *out, size_t len)
+{
+    static const struct bitname rr[] = {
+        {MSHM_RR_DOWN, "down"},       {MSHM_RR_LINK_DOWN, "link_down"},
+        {MSHM_RR_SYNCING, "syncing"}, {MSHM_RR_LAGGING, "lagging"},
+        {MSHM_RR_NO_REPLICA, "not_replica"},
+    };
+    size_t i, off = 0;
+
+    out[0] = '\0';
+    for (i = 0; i < NELEM(rr); i++) {
+        if ((why & rr[i].bit) && off < len) {
+            off += (size_t)snprintf(out + off, len - off, "%s%s", off ? "," : "", rr[i].name);
+        }
+    }
+    return out;
+}
+
 /* The Sentinel-style text of an event. */
 static const char *
 event_text(const struct ctx *c, const struct mshm_event *e, char *out, size_t len)
@@ -823,6 +848,12 @@ event_text(const struct ctx *c, const struct mshm_event *e, char *out, size_t le
         break;
     case MSHM_EV_CONFIG_RELOAD:
         snprintf(out, len, "+config-reload");
+        break;
+    case MSHM_EV_READS_UNAVAILABLE:
+        snprintf(out, len, "+reads-unavailable %s %s", g, reason_text(e->flags, n, sizeof(n)));
+        break;
+    case MSHM_EV_READS_AVAILABLE:
+        snprintf(out, len, "-reads-unavailable %s", g);
         break;
     case MSHM_EV_MIRROR_DIVERGED:
         /* the member: a group (marshal1), or a cluster in old_idx (farm) */
@@ -1469,6 +1500,13 @@ json_events(struct ctx *c, uint32_t n)
         } else {
             jstr("member", cluster_ok(c, e->old_idx) ? c->st.clusters[e->old_idx].name : NULL,
                  MSHM_NAME_MAX);
+        }
+        if (e->type == MSHM_EV_READS_UNAVAILABLE) {
+            char why[TXT];
+
+            jstr("reason", reason_text(e->flags, why, sizeof(why)), SIZE_MAX);
+        } else {
+            jnull("reason");
         }
         jstr("text", event_text(c, e, txt, sizeof(txt)), sizeof(txt));
         jclose('}');

@@ -40,6 +40,17 @@
  *                   refuses to route a `slots` cluster, as it always did); a
  *                   1.1 reader of a 1.0 segment (header_size 320) sees no
  *                   slot maps.
+ *  1.2  2026-12-04  events mean what the specification says (issue 17):
+ *                   n_all_slaves_down/up and MSHM_EV_ALL_SLAVES_* count
+ *                   replica AVAILABILITY (every replica down / the first
+ *                   back), no longer readability; group flag 0x0100 keeps
+ *                   its 1.0 meaning under the name MSHM_GF_NO_READS, new
+ *                   flag MSHM_GF_ALL_REPLICAS_DOWN (0x0200); new event
+ *                   types MSHM_EV_READS_UNAVAILABLE/AVAILABLE (18, 19)
+ *                   with the reason in mshm_event.flags (MSHM_RR_*).  No
+ *                   field moves; a 1.1 reader keeps working (it ignores
+ *                   the new types and bit, and delivers allSlavesDown/Up
+ *                   with the corrected meaning).
  */
 #ifndef MSHM_LAYOUT_H
 #define MSHM_LAYOUT_H
@@ -55,7 +66,7 @@
 
 #define MSHM_MAGIC          0x314c53524d48534dULL /* "MSHMRSL1" little-endian */
 #define MSHM_VERSION_MAJOR  1
-#define MSHM_VERSION_MINOR  1
+#define MSHM_VERSION_MINOR  2
 #define MSHM_NONE           0xffffffffu           /* null record index */
 
 /* Compile-time maxima.  A reader refuses geometry beyond them, so a hostile
@@ -105,7 +116,10 @@ enum mshm_route {
 #define MSHM_GF_FAILOVER      0x0020u /* a failover is in progress                  */
 #define MSHM_GF_ODOWN         0x0040u /* master objectively down per sentinels      */
 #define MSHM_GF_FAIL_WRITES_DEGRADED 0x0080u /* policy: fail writes while degraded  */
-#define MSHM_GF_ALL_SLAVES_DOWN 0x0100u /* group has replicas and none is readable  */
+#define MSHM_GF_NO_READS      0x0100u /* group has replicas and none is readable
+                                         (1.0/1.1 name: ALL_SLAVES_DOWN)          */
+#define MSHM_GF_ALL_REPLICAS_DOWN 0x0200u /* 1.2: group has replicas and every one
+                                         is down (availability, not readability) */
 
 /* mshm_server.role */
 enum mshm_role {
@@ -182,8 +196,20 @@ enum mshm_event_type {
     MSHM_EV_WRITER_ADOPT    = 15, /* controller restarted and adopted       */
     MSHM_EV_CONFIG_RELOAD   = 16,
     MSHM_EV_MIRROR_DIVERGED = 17,
-    MSHM_EV_TYPE_MAX        = 18  /* one past the last known type           */
+    MSHM_EV_READS_UNAVAILABLE = 18, /* 1.2: no replica may serve reads; flags =
+                                       MSHM_RR_* why, over every replica      */
+    MSHM_EV_READS_AVAILABLE = 19, /* 1.2: a replica may serve reads again     */
+    MSHM_EV_TYPE_MAX        = 20  /* one past the last known type           */
 };
+
+/* mshm_event.flags of MSHM_EV_READS_UNAVAILABLE (1.2): why each replica is
+ * not readable, OR-ed over the group's replicas */
+#define MSHM_RR_DOWN      0x0001u /* replica down (health checks / sentinels)  */
+#define MSHM_RR_LINK_DOWN 0x0002u /* up, but its link to the master is down or
+                                     it follows another master               */
+#define MSHM_RR_SYNCING   0x0004u /* up, full resync or loading in progress    */
+#define MSHM_RR_LAGGING   0x0008u /* up, lag above the group's max_lag_ms      */
+#define MSHM_RR_NO_REPLICA 0x0010u /* up, but not a replica (e.g. ROLE master) */
 
 /*
  * Header: offset 0 of the segment.  Five 64-byte lines; hot, independently
@@ -366,7 +392,7 @@ struct mshm_event {
     uint64_t mono_ns;             /* writer's CLOCK_MONOTONIC                  */
     uint64_t epoch;               /* sentinel config-epoch, if any             */
     uint16_t type;                /* enum mshm_event_type                      */
-    uint16_t flags;
+    uint16_t flags;               /* READS_UNAVAILABLE: MSHM_RR_*; else 0      */
     uint32_t group_idx;           /* or MSHM_NONE                              */
     uint32_t server_idx;          /* or MSHM_NONE                              */
     uint32_t old_idx;             /* MASTER_SWITCH: old master, else NONE      */

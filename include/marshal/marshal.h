@@ -340,26 +340,44 @@ MARSHAL_API int marshal_pending(const marshal_target *t);
 
 /* ---- events -------------------------------------------------------------------------- */
 
+/*
+ * Down = the server is unavailable (failing health checks, unreachable, or
+ * +sdown/+odown per the sentinels); up = up for the first time, or back.
+ * Readability (link to the master, sync, lag) never makes a server down:
+ * it has its own events, READS_UNAVAILABLE / READS_AVAILABLE.  The exact
+ * trigger of each is in docs/client.md, "Events".
+ */
 enum marshal_event_type {
     MARSHAL_EV_MASTER_DOWN      = 1,  /* the group's master went down / lost          */
     MARSHAL_EV_MASTER_UP        = 2,  /* a master is up (again, or after a switch)    */
     MARSHAL_EV_MASTER_SWITCH    = 3,  /* a different node is now the master           */
-    MARSHAL_EV_SLAVE_DOWN       = 4,  /* a replica went down                          */
-    MARSHAL_EV_SLAVE_UP         = 5,  /* a replica came (back) up                     */
-    MARSHAL_EV_ALL_SLAVES_DOWN  = 6,  /* no replica of the group is readable          */
-    MARSHAL_EV_ALL_SLAVES_UP    = 7,  /* a replica is readable again                  */
+    MARSHAL_EV_SLAVE_DOWN       = 4,  /* a replica went down (unavailable)            */
+    MARSHAL_EV_SLAVE_UP         = 5,  /* a replica came up (first time, or back)      */
+    MARSHAL_EV_ALL_SLAVES_DOWN  = 6,  /* every replica of the group is down           */
+    MARSHAL_EV_ALL_SLAVES_UP    = 7,  /* the first replica is up after ALL_SLAVES_DOWN */
     MARSHAL_EV_GROUP_DEGRADED   = 8,  /* sentinel majority lost                       */
     MARSHAL_EV_GROUP_RECOVERED  = 9,  /* sentinel majority back                       */
     MARSHAL_EV_CONTROLLER_STALE = 10, /* controller heartbeat stopped                 */
     MARSHAL_EV_CONTROLLER_LIVE  = 11, /* heartbeat moving again (or new segment)      */
-    MARSHAL_EV_TYPE_MAX         = 12
+    MARSHAL_EV_READS_UNAVAILABLE = 12, /* no replica may serve reads (see .reason)    */
+    MARSHAL_EV_READS_AVAILABLE  = 13, /* a replica may serve reads (again)            */
+    MARSHAL_EV_TYPE_MAX         = 14
 };
+
+/* marshal_event.reason of READS_UNAVAILABLE: why the group's replicas may
+ * not serve reads, OR-ed over them (0 when unknown, e.g. after an overrun). */
+#define MARSHAL_READS_DOWN        0x01u /* a replica is down                        */
+#define MARSHAL_READS_LINK_DOWN   0x02u /* up, link to the master down / other master */
+#define MARSHAL_READS_SYNCING     0x04u /* up, full resync or loading               */
+#define MARSHAL_READS_LAGGING     0x08u /* up, lag above the group's max_lag_ms     */
+#define MARSHAL_READS_NOT_REPLICA 0x10u /* up, but ROLE is not replica              */
 
 /* Mask bit of an event type, for marshal_client_on(). */
 #define MARSHAL_EV_BIT(type) (1u << (type))
 #define MARSHAL_EV_ALL       0xfffffffeu
 
-/* Static name: "masterDown", "masterUp", "masterSwitch", "slaveDown", ... */
+/* Static name: "masterDown", "masterUp", "masterSwitch", "slaveDown", ...,
+ * "readsUnavailable", "readsAvailable"; "unknown" for anything else. */
 MARSHAL_API const char *marshal_event_name(int type);
 
 /* One event (valid during the callback only). */
@@ -373,6 +391,7 @@ typedef struct marshal_event {
     uint64_t epoch;           /* ro: sentinel config-epoch (MASTER_SWITCH)                */
     uint64_t seq;             /* ro: events-ring sequence, 0 when derived from counters  */
     int64_t age_ms;           /* ro: how long ago the controller recorded it (-1: n/a)    */
+    unsigned reason;          /* ro: READS_UNAVAILABLE: MARSHAL_READS_* bits, else 0      */
 } marshal_event;
 
 typedef void (*marshal_event_fn)(marshal_client *c, const marshal_event *ev, void *ud);

@@ -12,7 +12,10 @@
 #     master, at their config epoch) and masterUp (the new master) exactly
 #     once each, in that order, and the group's transition counters moved by
 #     exactly what the probes saw (master_down/up/switch +1, all_slaves_down
-#     and all_slaves_up by the allSlavesDown / allSlavesUp count).
+#     and all_slaves_up by the allSlavesDown / allSlavesUp count);
+#   * no allSlavesDown / allSlavesUp at all: both replicas ran the whole time
+#     (issue 17: those follow availability; the resync of the remaining
+#     replica is readsUnavailable / readsAvailable, which alternate).
 #
 #   lib_events.sh MARSHAL_CONTROLLER MARSHAL_SHMDUMP MC_PROBE
 
@@ -69,7 +72,8 @@ seg_q "[.events[] | select(.seq > $BASE and .group == \"g1\")] | .[] |
     awk 'BEGIN { m["master_down"] = "masterDown"; m["master_up"] = "masterUp"; m["master_switch"] = "masterSwitch"
                  m["slave_down"] = "slaveDown"; m["slave_up"] = "slaveUp"; m["all_slaves_down"] = "allSlavesDown"
                  m["all_slaves_up"] = "allSlavesUp"; m["group_degraded"] = "groupDegraded"
-                 m["group_recovered"] = "groupRecovered" }
+                 m["group_recovered"] = "groupRecovered"; m["reads_unavailable"] = "readsUnavailable"
+                 m["reads_available"] = "readsAvailable" }
          ($1 in m) { print m[$1], $2, $3, $4, ($1 == "master_switch" ? $5 : "-") }' >"$IT_DIR/ring.txt"
 NRING=$(wc -l <"$IT_DIR/ring.txt")
 it_log "controller's events for g1:"$'\n'"$(cat "$IT_DIR/ring.txt")"
@@ -102,7 +106,14 @@ for kv in master_down:masterDown master_up:masterUp master_switch:masterSwitch \
     [[ $(counter_delta "$c") == "$(n_of "$e")" ]] ||
         fail "counter $c moved by $(counter_delta "$c"), the probes saw $(n_of "$e") $e"
 done
+for e in allSlavesDown allSlavesUp; do
+    [[ $(n_of "$e") == 0 ]] || fail "$(n_of "$e") x $e with both replicas running:"$'\n'"$(cat "$IT_DIR/ev1.txt")"
+done
+READS=$(awk '$1 ~ /^reads/ { printf "%s%s", sep, $1; sep = " " }' "$IT_DIR/ev1.txt")
+[[ -z $READS || $READS =~ ^readsUnavailable\ readsAvailable(\ readsUnavailable\ readsAvailable)*$ ]] ||
+    fail "readability events do not alternate from available: '$READS'"
 if ((FAILOVERS == 1)); then
+    [[ $(n_of slaveDown) == 0 ]] || fail "slaveDown in a master-only failure:"$'\n'"$(cat "$IT_DIR/ev1.txt")"
     for e in masterDown masterSwitch masterUp; do
         [[ $(n_of "$e") == 1 ]] || fail "$(n_of "$e") x $e, want exactly 1:"$'\n'"$(cat "$IT_DIR/ev1.txt")"
     done

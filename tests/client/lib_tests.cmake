@@ -19,6 +19,7 @@ if(TARGET marshal-shm)
     readonly
     replica_kill
     events
+    slave_events
     stale
   )
   foreach(t IN LISTS MARSHAL_LIB_IT_TESTS)

@@ -31,7 +31,9 @@
  * $EPOCHREALTIME), DUR the command's duration in ms.
  *   w I T DUR STATUS OUTCOME SERVER REPLY [# detail]     a write
  *   r I T DUR STATUS OUTCOME SERVER REPLY [# detail]     a read
- *   event NAME GROUP SERVER OLD EPOCH seq=S age=A t=T     GROUP/SERVER/OLD "-" if none
+ *   event NAME GROUP SERVER OLD EPOCH seq=S age=A t=T reason=R
+ *                                 GROUP/SERVER/OLD "-" if none; R: readsUnavailable's
+ *                                 MARSHAL_READS_* bits (hex), else 0
  *   info T master=H:P up=0|1 epoch=E readable=N/M route=R degraded=0|1 failover=0|1
  *                                                        (loops: on every change)
  *   state T NAME                                         (loops: on every change)
@@ -375,9 +377,9 @@ on_event(marshal_client *c, const marshal_event *ev, void *ud)
         field(group, sizeof(group), ev->group, strlen(ev->group));
     }
     n_events++;
-    out("event %s %s %s %s %" PRIu64 " seq=%" PRIu64 " age=%" PRId64 " t=%lld",
+    out("event %s %s %s %s %" PRIu64 " seq=%" PRIu64 " age=%" PRId64 " t=%lld reason=%#x",
         marshal_event_name(ev->type), group, server, old, ev->epoch, ev->seq, ev->age_ms,
-        wall_ms());
+        wall_ms(), ev->reason);
 }
 
 /* ---- views --------------------------------------------------------------------------- */

@@ -31,7 +31,7 @@ wait_for 100 50 json_ok "$SEG" '.groups | length == 2' ||
 # ---- table -----------------------------------------------------------------
 run_expect 0 '^segment ' "$SHMDUMP" "$SEG"
 TABLE=$IT_OUT
-for s in "layout 1.1" "controller LIVE" "GROUPS (2)" "CLUSTERS (2)" "FARMS (1)" \
+for s in "layout 1.2" "controller LIVE" "GROUPS (2)" "CLUSTERS (2)" "FARMS (1)" \
          "  g1  route master  master 127.0.0.1:7001" \
          "127.0.0.1:7001" "127.0.0.1:7002" "127.0.0.1:7003" "127.0.0.1:7101" \
          "127.0.0.1:7102" "$LONG:6399" "readable,host_long" "$WEIRD_TABLE" \
@@ -56,7 +56,7 @@ check_json() {
     jq -e "$1" >/dev/null <<<"$JSON" || fail "JSON check failed: $1"$'\n'"$JSON"
 }
 check_json '.schema == 1 and .liveness == "live"'
-check_json ".segment.version == \"1.1\" and .segment.writer_pid == $WRITER"
+check_json ".segment.version == \"1.2\" and .segment.writer_pid == $WRITER"
 check_json '.segment.state == "live" and .segment.valid == true and .segment.flags == []'
 check_json '.segment.segment_id | test("^[0-9a-f]{16}$")'
 check_json '.segment.capacity.groups == 1024 and .segment.used.groups == 2'

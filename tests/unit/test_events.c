@@ -3,7 +3,10 @@
  * the shm core's writer (no servers needed): each transition is delivered
  * exactly once, in ring order with detail, from counters when the ring was
  * overrun, never for transitions before the target was opened; controller
- * stale/live; the libev adapter and the event fd deliver too.
+ * stale/live; the libev adapter and the event fd deliver too; readability
+ * events (readsUnavailable with its reason / readsAvailable) once each, from
+ * the ring or, after an overrun, from the group's NO_READS flag; no
+ * slaveDown for a server this client never saw up (issue 17).
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -32,6 +35,7 @@ struct fx {
     int order[256];
     int n;
     uint64_t last_seq;
+    unsigned last_reason;
     char last_host[64];
 };
 
@@ -47,6 +51,7 @@ on_event(marshal_client *c, const marshal_event *e, void *ud)
         f->order[f->n++] = e->type;
     }
     f->last_seq = e->seq;
+    f->last_reason = e->reason;
     snprintf(f->last_host, sizeof(f->last_host), "%s:%d", e->host, e->port);
 }
 
@@ -69,16 +74,23 @@ put_server(struct fx *f, uint32_t i, uint16_t port, int role, int health)
 }
 
 static void
-emit(struct fx *f, int type, uint32_t server)
+emit_why(struct fx *f, int type, uint32_t server, uint16_t why)
 {
     struct mshm_event ev;
 
     memset(&ev, 0, sizeof(ev));
     ev.type = (uint16_t)type;
+    ev.flags = why;
     ev.group_idx = 0;
     ev.server_idx = server;
     ev.old_idx = ev.new_idx = ev.cluster_idx = MSHM_NONE;
     assert_int_equal(mshm_w_emit(f->w, &ev), MSHM_OK);
+}
+
+static void
+emit(struct fx *f, int type, uint32_t server)
+{
+    emit_why(f, type, server, 0);
 }
 
 static int
@@ -260,6 +272,88 @@ test_two_clients(void **state)
     marshal_client_close(g2.c);
 }
 
+/* readability has its own events, once each, with the reason */
+static void
+test_reads_events(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(drain(f), 0);
+    /* the replica is up but lost its link and resyncs: unreadable, not down */
+    f->g.flags |= MSHM_GF_NO_READS;
+    assert_int_equal(mshm_w_put_group(f->w, 0, &f->g), MSHM_OK);
+    emit_why(f, MSHM_EV_READS_UNAVAILABLE, MSHM_NONE, MSHM_RR_LINK_DOWN | MSHM_RR_SYNCING);
+    emit_why(f, MSHM_EV_READS_UNAVAILABLE, MSHM_NONE, MSHM_RR_SYNCING); /* a repeat */
+    assert_true(mshm_w_commit(f->w) >= 0);
+    assert_int_equal(drain(f), 1);
+    assert_int_equal(f->order[0], MARSHAL_EV_READS_UNAVAILABLE);
+    assert_int_equal(f->last_reason, MARSHAL_READS_LINK_DOWN | MARSHAL_READS_SYNCING);
+    assert_true(f->last_seq > 0);
+    assert_int_equal(f->count[MARSHAL_EV_SLAVE_DOWN] + f->count[MARSHAL_EV_ALL_SLAVES_DOWN], 0);
+    f->g.flags &= ~MSHM_GF_NO_READS;
+    assert_int_equal(mshm_w_put_group(f->w, 0, &f->g), MSHM_OK);
+    emit(f, MSHM_EV_READS_AVAILABLE, MSHM_NONE);
+    assert_true(mshm_w_commit(f->w) >= 0);
+    assert_int_equal(drain(f), 1);
+    assert_int_equal(f->order[1], MARSHAL_EV_READS_AVAILABLE);
+    assert_int_equal(f->last_reason, 0);
+    assert_string_equal(marshal_event_name(MARSHAL_EV_READS_UNAVAILABLE), "readsUnavailable");
+    assert_string_equal(marshal_event_name(MARSHAL_EV_READS_AVAILABLE), "readsAvailable");
+    assert_string_equal(marshal_event_name(MARSHAL_EV_TYPE_MAX), "unknown");
+}
+
+/* a lapped ring: readability is made up from the NO_READS flag, once */
+static void
+test_reads_after_overrun(void **state)
+{
+    struct fx *f = *state;
+    int i;
+
+    assert_int_equal(drain(f), 0);
+    f->g.flags |= MSHM_GF_NO_READS;
+    assert_int_equal(mshm_w_put_group(f->w, 0, &f->g), MSHM_OK);
+    emit_why(f, MSHM_EV_READS_UNAVAILABLE, MSHM_NONE, MSHM_RR_DOWN);
+    assert_true(mshm_w_commit(f->w) >= 0);
+    for (i = 0; i < 40; i++) {          /* laps the 16-slot ring */
+        emit(f, MSHM_EV_CONFIG_RELOAD, MSHM_NONE);
+        assert_true(mshm_w_commit(f->w) >= 0);
+    }
+    assert_int_equal(drain(f), 1);
+    assert_int_equal(f->count[MARSHAL_EV_READS_UNAVAILABLE], 1);
+    assert_int_equal(f->last_seq, 0);
+    assert_int_equal(drain(f), 0);
+}
+
+/* no slaveDown for a server this client never saw up; its up, then down, do */
+static void
+test_no_down_before_up(void **state)
+{
+    struct fx *f = *state;
+
+    put_server(f, 1, 7001, MSHM_ROLE_REPLICA, MSHM_HEALTH_UNKNOWN);
+    assert_true(mshm_w_commit(f->w) >= 0);
+    marshal_client_close(f->c);
+    assert_int_equal(marshal_client_open(f->path, NULL, &f->c), MARSHAL_OK);
+    assert_int_equal(marshal_target_open(f->c, "g1", &f->t), MARSHAL_OK);
+    assert_int_equal(marshal_client_on(f->c, MARSHAL_EV_ALL & ~(MARSHAL_EV_BIT(MARSHAL_EV_CONTROLLER_STALE) |
+                                                                 MARSHAL_EV_BIT(MARSHAL_EV_CONTROLLER_LIVE)),
+                                       on_event, f), MARSHAL_OK);
+    assert_int_equal(drain(f), 0);
+    put_server(f, 1, 7001, MSHM_ROLE_REPLICA, MSHM_HEALTH_DOWN);
+    emit(f, MSHM_EV_SLAVE_DOWN, 1);
+    assert_true(mshm_w_commit(f->w) >= 0);
+    assert_int_equal(drain(f), 0);
+    put_server(f, 1, 7001, MSHM_ROLE_REPLICA, MSHM_HEALTH_UP);
+    emit(f, MSHM_EV_SLAVE_UP, 1);
+    assert_true(mshm_w_commit(f->w) >= 0);
+    put_server(f, 1, 7001, MSHM_ROLE_REPLICA, MSHM_HEALTH_DOWN);
+    emit(f, MSHM_EV_SLAVE_DOWN, 1);
+    assert_true(mshm_w_commit(f->w) >= 0);
+    assert_int_equal(drain(f), 2);
+    assert_int_equal(f->order[0], MARSHAL_EV_SLAVE_UP);
+    assert_int_equal(f->order[1], MARSHAL_EV_SLAVE_DOWN);
+}
+
 /* controller stale / live, and the libev adapter and event fd deliver */
 static void
 test_stale_and_loops(void **state)
@@ -311,6 +405,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_counters_survive_overrun, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_ring_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_after_overrun, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_down_before_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_and_loops, setup, teardown),
     };
 

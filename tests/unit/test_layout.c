@@ -294,7 +294,8 @@ test_enum_values(void **state)
     assert_int_equal(MSHM_ROUTE_SPLIT, 2);
     assert_int_equal(MSHM_GF_IN_USE, 0x1);
     assert_int_equal(MSHM_GF_NO_MASTER, 0x4);
-    assert_int_equal(MSHM_GF_ALL_SLAVES_DOWN, 0x100);
+    assert_int_equal(MSHM_GF_NO_READS, 0x100);
+    assert_int_equal(MSHM_GF_ALL_REPLICAS_DOWN, 0x200);
     assert_int_equal(MSHM_ROLE_MASTER, 1);
     assert_int_equal(MSHM_ROLE_REPLICA, 2);
     assert_int_equal(MSHM_HEALTH_UP, 1);
@@ -314,7 +315,12 @@ test_enum_values(void **state)
     assert_int_equal(MSHM_MF_DIVERGED, 0x2);
     assert_int_equal(MSHM_EV_MASTER_SWITCH, 3);
     assert_int_equal(MSHM_EV_WRITER_ADOPT, 15);
-    assert_int_equal(MSHM_EV_TYPE_MAX, 18);
+    assert_int_equal(MSHM_EV_MIRROR_DIVERGED, 17);
+    assert_int_equal(MSHM_EV_READS_UNAVAILABLE, 18);
+    assert_int_equal(MSHM_EV_READS_AVAILABLE, 19);
+    assert_int_equal(MSHM_EV_TYPE_MAX, 20);
+    assert_int_equal(MSHM_RR_DOWN, 0x1);
+    assert_int_equal(MSHM_RR_NO_REPLICA, 0x10);
     /* status codes are shared with the public API: never renumbered */
     assert_int_equal(MSHM_ERR_NOENT, -1);
     assert_int_equal(MSHM_ERR_CORRUPT, -4);
