@@ -58,9 +58,15 @@ section "Library vs raw hiredis vs twemproxy; clusters; mirrors -- all on CPU 0 
     taskset -c 0 "$ROOT/bench/client_bench.sh" "$B/bench/client_bench" --n 20000 --rounds 7 --conns 0
 section "The same unpinned, plus 4 connections pipelined (client_bench)" \
     "$ROOT/bench/client_bench.sh" "$B/bench/client_bench" --n 20000 --rounds 7 --conns 4
+# The asynchronous API vs raw hiredis async on libev; it pins itself, the
+# redis-server and the controller to CPU 0 for its throughput runs (as above)
+# and restores them for its wake-latency runs (kill -9 + restart of the master).
+section "Async API on libev vs raw hiredis async; wake latency of parked writes; loop stalls (async_bench)" \
+    "$ROOT/bench/async_bench.sh" "$B/bench/async_bench"
 section "Failover: kill -9 master -> switch -> segment -> first library write (failover_bench)" \
     "$ROOT/bench/failover_bench.sh" 5
 section "Propagation: publish -> blocked client sees it (propagation)" "$B/bench/propagation"
+section "Wake socket: publish -> subscriber woken, vs the futex (wake_bench)" "$B/bench/wake_bench"
 section "Controller scale: 100 and 1000 groups (controller_scale)" \
     "$ROOT/bench/controller_scale.sh" 20
 section "Sentinel load: commands the sentinels receive around a kill -9, 1 and 50 writers (sentinel_load)" \

@@ -9,7 +9,7 @@
  * the topology changes, or retry now elsewhere.
  *
  * Sent or not.  A request waits in its connection's list until the
- * connection is up and AUTH/SELECT answered; only then is it given to
+ * connection is up and AUTH/SELECT (or else a PING) answered; only then is it given to
  * hiredis, so "not sent" is exact for everything that waited.  After that,
  * hiredis keeps unsent bytes in ac->c.obuf: bytes handed to the context
  * minus sdslen(obuf) is what reached the kernel, and a request whose first
@@ -139,6 +139,22 @@ mc_areq_new(marshal_async *a, marshal_target *t, const char *cmd, size_t len)
     return q;
 }
 
+struct mc_areq *
+mc_areq_take(marshal_async *a, marshal_target *t, char *cmd, size_t len)
+{
+    struct mc_areq *q = calloc(1, sizeof(*q));
+
+    if (q == NULL) {
+        return NULL;
+    }
+    q->cmd = cmd;
+    q->len = len;
+    q->a = a;
+    q->t = t;
+    q->leg = -1;
+    return q;
+}
+
 static void
 areq_free(struct mc_areq *q)
 {
@@ -198,8 +214,8 @@ deliver(struct mc_areq *q, redisReply *reply)
     memset(&res, 0, sizeof(res));
     res.status = q->status;
     res.outcome = q->outcome;
-    res.host = q->host;
-    res.port = q->port;
+    res.host = MC_AREQ_HOST(q);
+    res.port = MC_AREQ_PORT(q);
     res.attempts = q->attempts;
     res.parked_ns = q->parked_ns;
     res.errstr = q->errstr;
@@ -207,8 +223,8 @@ deliver(struct mc_areq *q, redisReply *reply)
         res.n_legs = mc_acl_legs(q, &res.legs);
     } else if (q->via != NULL) {
         one.group = q->t->name;
-        one.host = q->host;
-        one.port = q->port;
+        one.host = MC_AREQ_HOST(q);
+        one.port = MC_AREQ_PORT(q);
         one.status = q->status;
         one.outcome = q->outcome;
         one.nkeys = q->nkeys;
@@ -345,6 +361,9 @@ drop_conn(struct mc_aconn *cn, int st)
 static void
 flush_wait(struct mc_aconn *cn);
 
+/* privdata of the PING on_connect sends when there is no AUTH/SELECT */
+static int setup_probe;
+
 static void
 on_setup(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -352,11 +371,10 @@ on_setup(redisAsyncContext *ac, void *r, void *priv)
     redisReply *rep = r;
     marshal_async *a;
 
-    (void)priv;
     if (cn == NULL || rep == NULL) {
         return;     /* closing, or dying: the disconnect path handles the waiters */
     }
-    if (rep->type == REDIS_REPLY_ERROR) {
+    if (rep->type == REDIS_REPLY_ERROR && priv != &setup_probe) {
         mc_log(cn->a->c, MARSHAL_LOG_WARNING, "%s:%u: connection setup refused: %.*s",
                cn->k->host, cn->k->port, (int)(rep->len > 160 ? 160 : rep->len), rep->str);
         cn->setup_failed = 1;
@@ -424,6 +442,16 @@ on_connect(const redisAsyncContext *cac, int status)
         if (redisAsyncCommandArgv(ac, on_setup, NULL, 2, argv, NULL) == REDIS_OK) {
             cn->setup_left++;
         }
+    }
+    /* Without AUTH/SELECT, one PING all the same: a connected socket is no
+     * proof of a live server (the kernel of a Redis being killed -9 can still
+     * complete a handshake after resetting the other connections), and
+     * waiters flushed on "connected" alone were then sent and ended UNKNOWN.
+     * Any reply proves a live server; an error reply (NOAUTH, ...) is left
+     * to the commands, as before. */
+    if (cn->setup_left == 0 &&
+        redisAsyncCommand(ac, on_setup, &setup_probe, "PING") == REDIS_OK) {
+        cn->setup_left++;
     }
     if (cn->setup_left == 0) {
         cn->state = MC_AC_READY;
@@ -562,8 +590,7 @@ send_on(struct mc_areq *q, struct mc_conn *k)
     if (q->attempts > 1) {
         a->st.retries++;
     }
-    snprintf(q->host, sizeof(q->host), "%s", k->host);
-    q->port = k->port;
+    q->srv = k;
     if (cn->state == MC_AC_READY) {
         submit(q, cn);
         return;
@@ -641,11 +668,16 @@ park(struct mc_areq *q, int why)
 /*
  * Re-route parked requests: all of them when the segment moved, else only
  * those whose wait is over (they fail, or take the last-resort server).
+ * They move to the handle's walk queue first, so that a close from a
+ * callback run by this walk still finds (and ends) every one of them before
+ * marshal_async_close returns; those with nothing new go back to their
+ * group's queue, and park() queues again what parks again.
  */
 static void
 process_parked(marshal_async *a, uint64_t now)
 {
-    struct mc_atarget *list, *at, *keep = NULL;
+    struct mc_atarget *at;
+    struct mc_areq *q;
     uint32_t notify;
     int moved = 0;
 
@@ -659,48 +691,33 @@ process_parked(marshal_async *a, uint64_t now)
     } else {
         moved = 1;  /* not attached: dispatch retries the attach */
     }
-    list = a->parked;
-    a->parked = NULL;
-    while ((at = list) != NULL && !a->closing) {
-        struct mc_aq l = at->parked;
-        struct mc_areq *q;
-
-        list = at->next_parked;
+    while ((at = a->parked) != NULL) {
+        a->parked = at->next_parked;
         at->listed = 0;
-        memset(&at->parked, 0, sizeof(at->parked));
-        while ((q = l.head) != NULL) {
-            aq_remove(&l, q);
-            if (a->closing) {
-                aq_push(&at->parked, q);     /* close fails it */
-                continue;
-            }
-            if (!moved && now < q->park_deadline_ns) {
-                aq_push(&at->parked, q);     /* nothing new for it */
-                continue;
-            }
-            a->n_parked--;
-            q->parked_ns += now - q->park_since_ns;
-            q->where = MC_RQ_NEW;
-            dispatch_group(q);
-        }
-        if (at->parked.n > 0 && !at->listed) {
-            at->listed = 1;
-            at->next_parked = keep;
-            keep = at;
+        while ((q = at->parked.head) != NULL) {
+            aq_remove(&at->parked, q);
+            aq_push(&a->walk, q);
         }
     }
-    /* requests parked during the walk were listed on a->parked: append ours */
-    while ((at = keep) != NULL) {
-        keep = at->next_parked;
-        at->next_parked = a->parked;
-        a->parked = at;
+    a->in_walk++;
+    while (!a->closing && (q = a->walk.head) != NULL) {
+        aq_remove(&a->walk, q);
+        if (!moved && now < q->park_deadline_ns) {
+            at = q->t->async;                /* nothing new for it: back, same deadline */
+            aq_push(&at->parked, q);
+            if (!at->listed) {
+                at->listed = 1;
+                at->next_parked = a->parked;
+                a->parked = at;
+            }
+            continue;
+        }
+        a->n_parked--;
+        q->parked_ns += now - q->park_since_ns;
+        q->where = MC_RQ_NEW;
+        dispatch_group(q);
     }
-    /* the list cut off by a close inside a callback */
-    while ((at = list) != NULL) {
-        list = at->next_parked;
-        at->next_parked = a->parked;
-        a->parked = at;
-    }
+    a->in_walk--;
 }
 
 /* ---- routing a group request -------------------------------------------------------------- */
@@ -740,6 +757,18 @@ dispatch_group(struct mc_areq *q)
                      "controller heartbeat stopped; writes refused after %d ms",
                      c->o.stale_writes_fail_ms);
         return;
+    }
+    /* writes keep their order: a write never overtakes the group's parked ones
+     * (the segment may already show the master before the wake is handled) */
+    if (q->cls == MC_CLASS_WRITE && q->where == MC_RQ_NEW && q->park_deadline_ns == 0 &&
+        t->async != NULL && t->async->parked.n > 0) {
+        if (!a->in_walk) {
+            process_parked(a, mc_coarse_ns());
+        }
+        if (t->async->parked.n > 0 && !a->closing) {
+            park(q, MARSHAL_ERR_NOMASTER);
+            return;
+        }
     }
     p.avoid = NULL;
     if (q->avoid != NULL &&
@@ -998,30 +1027,35 @@ marshal_async_target_open(marshal_async *a, const char *name, marshal_target **o
     return marshal_target_open(a->c, name, out);
 }
 
-/* Accept one formatted command (the buffer is copied). */
+/* Accept one formatted command; takes cmd (hiredis-formatted, malloc'd) in all cases. */
 static int
-accept_cmd(marshal_target *t, marshal_async_fn fn, void *priv, const char *cmd, size_t len)
+accept_cmd(marshal_target *t, marshal_async_fn fn, void *priv, char *cmd, size_t len)
 {
     marshal_async *a = t->c->async;
     struct mc_areq *q;
     int cls, sp;
 
-    if (a == NULL || !a->has_loop) {
-        return MARSHAL_ERR_INVAL;
+    if (a != NULL && a->closing) {
+        redisFreeCommand(cmd);
+        return MARSHAL_ERR_CLOSED;      /* from a callback run by (or after) the close */
     }
-    if (a->closing) {
-        return MARSHAL_ERR_CLOSED;
+    if (a == NULL || !a->has_loop) {
+        redisFreeCommand(cmd);
+        return MARSHAL_ERR_INVAL;
     }
     if (mc_classify(t->c, cmd, len, &cls, &sp) != 0) {
         mc_seterr(t->c, MARSHAL_ERR_INVAL, "malformed command");
+        redisFreeCommand(cmd);
         return MARSHAL_ERR_INVAL;
     }
     if (sp == MC_SP_UNSUPPORTED) {
         mc_seterr(t->c, MARSHAL_ERR_UNSUPPORTED, "command not routable by marshal");
+        redisFreeCommand(cmd);
         return MARSHAL_ERR_UNSUPPORTED;
     }
-    q = mc_areq_new(a, t, cmd, len);
+    q = mc_areq_take(a, t, cmd, len);
     if (q == NULL) {
+        redisFreeCommand(cmd);
         return MARSHAL_ERR_NOMEM;
     }
     q->cls = cls;
@@ -1041,7 +1075,7 @@ marshal_async_vcommand(marshal_target *t, marshal_async_fn fn, void *privdata, c
                        va_list ap)
 {
     char *cmd = NULL;
-    int len, rc;
+    int len;
 
     if (t == NULL || format == NULL) {
         return MARSHAL_ERR_INVAL;
@@ -1050,9 +1084,7 @@ marshal_async_vcommand(marshal_target *t, marshal_async_fn fn, void *privdata, c
     if (len < 0 || cmd == NULL) {
         return len == -2 ? MARSHAL_ERR_NOMEM : MARSHAL_ERR_INVAL;
     }
-    rc = accept_cmd(t, fn, privdata, cmd, (size_t)len);
-    redisFreeCommand(cmd);
-    return rc;
+    return accept_cmd(t, fn, privdata, cmd, (size_t)len);
 }
 
 MARSHAL_API int
@@ -1073,7 +1105,7 @@ marshal_async_command_argv(marshal_target *t, marshal_async_fn fn, void *privdat
                            const char **argv, const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len, rc;
+    int len;
 
     if (t == NULL || argc < 1 || argv == NULL) {
         return MARSHAL_ERR_INVAL;
@@ -1082,9 +1114,7 @@ marshal_async_command_argv(marshal_target *t, marshal_async_fn fn, void *privdat
     if (len < 0 || cmd == NULL) {
         return MARSHAL_ERR_NOMEM;
     }
-    rc = accept_cmd(t, fn, privdata, cmd, (size_t)len);
-    redisFreeCommand(cmd);
-    return rc;
+    return accept_cmd(t, fn, privdata, cmd, (size_t)len);
 }
 
 MARSHAL_API void
@@ -1227,6 +1257,11 @@ marshal_async_close(marshal_async *a)
         at->listed = 0;
     }
     a->parked = NULL;
+    while ((q = a->walk.head) != NULL) {    /* closed from a callback of process_parked */
+        aq_remove(&a->walk, q);
+        a->n_parked--;
+        close_one(q, MARSHAL_OUTCOME_NOT_APPLIED);
+    }
     for (cn = a->conns; cn != NULL; cn = cn->next) {
         while ((q = cn->wait.head) != NULL) {
             aq_remove(&cn->wait, q);

@@ -59,8 +59,7 @@ struct mc_areq {
     marshal_target *via;          /* the cluster a leaf came through (1 leg), or NULL */
     struct mc_acomp *comp;        /* composites: split/mirror state                 */
     int status, outcome;
-    char host[MSHM_HOST_MAX];
-    int port;
+    struct mc_conn *srv;          /* server it was sent to (or tried) last, or NULL */
     char errstr[160];
 };
 
@@ -103,6 +102,8 @@ struct marshal_async {
     struct mc_aconn *conns;
     struct mc_aq sent;            /* every sent request, by deadline (FIFO)          */
     struct mc_aq done;            /* completed inside an API call: callbacks queued */
+    struct mc_aq walk;            /* parked requests being re-routed (process_parked);
+                                   * a close from a callback there ends them       */
     struct mc_atarget *parked;    /* targets with parked requests                   */
     uint64_t n_parked;
     int timer_armed;
@@ -111,6 +112,7 @@ struct marshal_async {
     uint64_t wake_retry_ns;       /* next connect attempt                           */
     uint32_t seen_notify;         /* notify word when parked requests were last tried */
     int in_api;                   /* > 0: inside marshal_async_command (defer cbs)  */
+    int in_walk;                  /* > 0: process_parked is re-routing              */
     int depth;                    /* > 0: inside a handler (defer the final free)   */
     int closing;
     marshal_async_stats st;
@@ -120,6 +122,13 @@ struct marshal_async {
 
 /* A new request for target t with a copy of cmd (NULL on NOMEM). */
 struct mc_areq *mc_areq_new(marshal_async *a, marshal_target *t, const char *cmd, size_t len);
+
+/* The same, taking ownership of cmd (malloc'd, e.g. by redisFormatCommand): no copy. */
+struct mc_areq *mc_areq_take(marshal_async *a, marshal_target *t, char *cmd, size_t len);
+
+/* Host and port of the server a request went to ("" and 0 if none). */
+#define MC_AREQ_HOST(q) ((q)->srv != NULL ? (q)->srv->host : "")
+#define MC_AREQ_PORT(q) ((q)->srv != NULL ? (int)(q)->srv->port : 0)
 
 /* Route and send (or park) a request: group, cluster or farm target alike. */
 void mc_areq_dispatch(struct mc_areq *q);

@@ -44,6 +44,7 @@ struct mc_acomp {
     marshal_leg pub[MSHM_CLUSTER_MEMBERS];
     marshal_target *member[MSHM_CLUSTER_MEMBERS]; /* leg -> member target          */
     redisReply *rep[MSHM_CLUSTER_MEMBERS];        /* stolen leg replies            */
+    struct mc_conn *srv[MSHM_CLUSTER_MEMBERS];    /* server each leg went to       */
     redisReply *merged;           /* the reply given to the callback               */
 };
 
@@ -178,8 +179,9 @@ mc_acl_leg_done(struct mc_areq *q, struct mc_areq *l, redisReply *reply)
     struct mc_acomp *k = q->comp;
     struct mc_leg *lg = &k->legs[l->leg];
 
-    snprintf(lg->host, sizeof(lg->host), "%s", l->host);
-    lg->pub.port = l->port;
+    snprintf(lg->host, sizeof(lg->host), "%s", MC_AREQ_HOST(l));
+    lg->pub.port = MC_AREQ_PORT(l);
+    k->srv[l->leg] = l->srv;
     lg->pub.status = l->status;
     lg->pub.outcome = l->outcome;
     if (l->attempts > q->attempts) {
@@ -293,8 +295,7 @@ finish(struct mc_areq *q)
         out = k->rep[k->primary];
         k->rep[k->primary] = NULL;
         k->merged = out;
-        snprintf(q->host, sizeof(q->host), "%s", p->host);
-        q->port = p->port;
+        q->srv = k->srv[k->primary];
         if (k->policy == MSHM_MIRROR_PRIMARY || !k->is_write) {
             q->outcome = p->outcome;
             q->status = p->status;
@@ -324,7 +325,8 @@ finish(struct mc_areq *q)
         snprintf(q->errstr, sizeof(q->errstr), "%d of %d groups failed (%s); see the legs",
                  failed, k->n, marshal_strerror(first_err));
     }
-    mc_areq_complete(q, out);
+    /* as documented (and as the blocking API): no reply unless the status is OK */
+    mc_areq_complete(q, q->status == MARSHAL_OK ? out : NULL);
 }
 
 /* Split a multi-key command over the groups its keys land on. */

@@ -143,12 +143,10 @@ MARSHAL_API int marshal_async_target_open(marshal_async *a, const char *name,
  * command could not even be accepted (INVAL: bad format or target; NOMEM) --
  * then the callback never runs.
  */
+/* No format(printf) attribute: the format is hiredis's, whose %b (pointer,
+ * size_t) GCC >= 12 checks as C23's %b (unsigned int) and rejects. */
 MARSHAL_API int marshal_async_command(marshal_target *t, marshal_async_fn fn, void *privdata,
-                                      const char *format, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+                                      const char *format, ...);
 MARSHAL_API int marshal_async_vcommand(marshal_target *t, marshal_async_fn fn, void *privdata,
                                        const char *format, va_list ap);
 MARSHAL_API int marshal_async_command_argv(marshal_target *t, marshal_async_fn fn,
