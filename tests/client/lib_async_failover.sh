@@ -183,7 +183,9 @@ awk -v mp="$A:$MP" -v new="$A:$NEW" -v tdead="$T_DEAD" -v tpub="$T_PUB" -v stric
         } else if ($5 == "unknown") {
             unknown++
             if (strict && $6 != mp) bad("unknown outcome elsewhere than on the killed master")
-            if (issue_ms > tdead) bad("unknown outcome for a write issued after the kill")
+            # sent on the old connection before the loop read its reset (a few ms
+            # under a sanitizer): honestly unknown; later than that it must not be
+            if (issue_ms > tdead + 200) bad("unknown outcome for a write issued 200 ms after the kill")
             if (done_ms > tdead + 60000) bad("unknown outcome long after the kill")
             if ($7 < 1) bad("unknown outcome but never sent")
             unknown_multi += ($7 > 1)
