@@ -112,16 +112,17 @@ mc_acl_legs(struct mc_areq *q, const marshal_leg **legs)
     return k->n;
 }
 
-/* A new leg of composite q to member m with command cmd. */
+/* A new leg of composite q to member m with command cmd (taken; freed on NOMEM). */
 static struct mc_areq *
-leg_new(struct mc_areq *q, int m, const char *cmd, size_t len, int nkeys)
+leg_new(struct mc_areq *q, int m, char *cmd, size_t len, int nkeys)
 {
     struct mc_acomp *k = q->comp;
     marshal_target *g = q->t->cl->member[m];
-    struct mc_areq *l = mc_areq_new(q->a, g, cmd, len);
+    struct mc_areq *l = cmd != NULL ? mc_areq_take(q->a, g, cmd, len) : NULL;
     struct mc_leg *lg = &k->legs[k->n];
 
     if (l == NULL) {
+        free(cmd);
         return NULL;
     }
     l->cls = q->cls;
@@ -356,28 +357,18 @@ split(struct mc_areq *q, const struct mc_argv *av, int kind, const int *member)
     }
     for (m = 0; m < q->t->cl->n; m++) {
         char *buf = NULL;
-        int n = 1, len;
+        int n, len;
 
         legof_member[m] = -1;
         if (count[m] == 0) {
             continue;
         }
-        sub[0] = av->argv[0];
-        sublen[0] = av->argvlen[0];
-        for (i = 0; i < nk; i++) {
-            if (member[i] != m) {
-                continue;
-            }
-            sub[n] = av->argv[1 + i * step];
-            sublen[n++] = av->argvlen[1 + i * step];
-            if (step == 2) {
-                sub[n] = av->argv[2 + i * step];
-                sublen[n++] = av->argvlen[2 + i * step];
-            }
-        }
+        n = mc_split_leg_argv(av, kind, member, m, sub, sublen);
         len = redisFormatCommandArgv(&buf, n, sub, sublen);
         legs[nlegs] = len > 0 ? leg_new(q, m, buf, (size_t)len, count[m]) : NULL;
-        redisFreeCommand(buf);
+        if (len <= 0) {
+            redisFreeCommand(buf);
+        }
         if (legs[nlegs] == NULL || (kind == MC_SPLIT_MGET && k->legof_key == NULL)) {
             for (i = 0; i < nlegs; i++) {
                 free(legs[i]->cmd);
@@ -431,7 +422,12 @@ mirror(struct mc_areq *q, const struct mc_cmd *e, const struct mc_argv *av)
         if (m == cl->primary) {
             k->primary = n;
         }
-        legs[n] = leg_new(q, m, q->cmd, q->len, 0);
+        char *copy = malloc(q->len > 0 ? q->len : 1);
+
+        if (copy != NULL) {
+            memcpy(copy, q->cmd, q->len);
+        }
+        legs[n] = leg_new(q, m, copy, q->len, 0);
         if (legs[n] == NULL) {
             while (n-- > 0) {
                 free(legs[n]->cmd);

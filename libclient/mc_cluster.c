@@ -493,6 +493,28 @@ mc_split_kind_of(const struct mc_argv *a)
     return MC_SPLIT_NONE;
 }
 
+int
+mc_split_leg_argv(const struct mc_argv *a, int kind, const int *member, int m, const char **sub,
+                  size_t *sublen)
+{
+    int step = kind == MC_SPLIT_MSET ? 2 : 1, nk = (a->argc - 1) / step, i, n = 1;
+
+    sub[0] = a->argv[0];
+    sublen[0] = a->argvlen[0];
+    for (i = 0; i < nk; i++) {
+        if (member[i] != m) {
+            continue;
+        }
+        sub[n] = a->argv[1 + i * step];
+        sublen[n++] = a->argvlen[1 + i * step];
+        if (step == 2) {
+            sub[n] = a->argv[2 + i * step];
+            sublen[n++] = a->argvlen[2 + i * step];
+        }
+    }
+    return n;
+}
+
 static redisReply *
 new_reply(int type)
 {
@@ -536,25 +558,13 @@ run_split(marshal_target *t, const struct mc_argv *a, enum mc_split_kind kind, c
     }
     /* append one leg per group (each routed by its group's rule), then read */
     for (m = 0; m < cl->n; m++) {
-        int k = 1, rc;
+        int k, rc;
 
         legidx[m] = -1;
         if (count[m] == 0) {
             continue;
         }
-        sub[0] = a->argv[0];
-        sublen[0] = a->argvlen[0];
-        for (i = 0; i < nk; i++) {
-            if (member[i] != m) {
-                continue;
-            }
-            sub[k] = a->argv[1 + i * step];
-            sublen[k++] = a->argvlen[1 + i * step];
-            if (step == 2) {
-                sub[k] = a->argv[2 + i * step];
-                sublen[k++] = a->argvlen[2 + i * step];
-            }
-        }
+        k = mc_split_leg_argv(a, kind, member, m, sub, sublen);
         leg[m] = mc_leg_add(c, cl->member[m], count[m]);
         rc = mc_append_argv(cl->member[m], k, sub, sublen);
         if (rc != MARSHAL_OK) {

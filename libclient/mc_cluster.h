@@ -95,4 +95,12 @@ enum mc_split_kind { MC_SPLIT_NONE = 0, MC_SPLIT_MGET, MC_SPLIT_MSET, MC_SPLIT_S
 /* How a command splits over groups (MC_SPLIT_NONE: it does not). */
 enum mc_split_kind mc_split_kind_of(const struct mc_argv *a);
 
+/*
+ * The argv of one leg of a split command: the name, then the keys (with their
+ * values for MSET) that land on member m (member[i]: member of key i).  sub
+ * and sublen need a->argc entries.  Returns the leg's argc.
+ */
+int mc_split_leg_argv(const struct mc_argv *a, int kind, const int *member, int m,
+                      const char **sub, size_t *sublen);
+
 #endif /* MC_CLUSTER_H */
