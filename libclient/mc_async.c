@@ -158,7 +158,9 @@ mc_areq_take(marshal_async *a, marshal_target *t, char *cmd, size_t len)
 static void
 areq_free(struct mc_areq *q)
 {
-    mc_acl_free(q);
+    if (q->comp != NULL) {
+        q->cops->free(q);
+    }
     free(q->cmd);
     free(q);
 }
@@ -179,7 +181,7 @@ final_free(marshal_async *a)
         t->async = NULL;
     }
     a->c->async = NULL;
-    marshal_client_close(a->c);
+    mc_client_close(a->c);
     free(a);
 }
 
@@ -205,7 +207,7 @@ deliver(struct mc_areq *q, redisReply *reply)
         q->where = MC_RQ_DONE;
     }
     if (q->parent != NULL) {
-        mc_acl_leg_done(q->parent, q, reply);
+        q->parent->cops->leg_done(q->parent, q, reply);
         if (!orphan) {
             areq_free(q);
         }
@@ -220,7 +222,7 @@ deliver(struct mc_areq *q, redisReply *reply)
     res.parked_ns = q->parked_ns;
     res.errstr = q->errstr;
     if (q->comp != NULL) {
-        res.n_legs = mc_acl_legs(q, &res.legs);
+        res.n_legs = q->cops->legs(q, &res.legs);
     } else if (q->via != NULL) {
         one.group = q->t->name;
         one.host = MC_AREQ_HOST(q);
@@ -804,11 +806,7 @@ dispatch_group(struct mc_areq *q)
 void
 mc_areq_dispatch(struct mc_areq *q)
 {
-    if (q->t->cl != NULL) {
-        mc_acl_dispatch(q);
-    } else {
-        dispatch_group(q);
-    }
+    dispatch_group(q);
 }
 
 /* ---- replies ---------------------------------------------------------------------------- */
@@ -958,7 +956,7 @@ housekeeping(marshal_async *a, uint64_t now)
 {
     process_parked(a, now);
     if (!a->closing && a->c->ev_fn != NULL) {
-        (void)marshal_client_poll(a->c);
+        (void)mc_events_poll(a->c);
     }
     if (!a->closing && a->wake_fd < 0 && now >= a->wake_retry_ns) {
         if (!a->c->attached) {
@@ -984,7 +982,7 @@ marshal_async_open(const char *path, const marshal_options *opts, marshal_async 
     if (a == NULL) {
         return MARSHAL_ERR_NOMEM;
     }
-    rc = marshal_client_open(path, opts, &a->c);
+    rc = mc_client_open(path, opts, &a->c);
     if (a->c == NULL) {
         free(a);
         return rc;
@@ -1024,97 +1022,7 @@ marshal_async_target_open(marshal_async *a, const char *name, marshal_target **o
     if (a == NULL || a->closing) {
         return MARSHAL_ERR_INVAL;
     }
-    return marshal_target_open(a->c, name, out);
-}
-
-/* Accept one formatted command; takes cmd (hiredis-formatted, malloc'd) in all cases. */
-static int
-accept_cmd(marshal_target *t, marshal_async_fn fn, void *priv, char *cmd, size_t len)
-{
-    marshal_async *a = t->c->async;
-    struct mc_areq *q;
-    int cls, sp;
-
-    if (a != NULL && a->closing) {
-        redisFreeCommand(cmd);
-        return MARSHAL_ERR_CLOSED;      /* from a callback run by (or after) the close */
-    }
-    if (a == NULL || !a->has_loop) {
-        redisFreeCommand(cmd);
-        return MARSHAL_ERR_INVAL;
-    }
-    if (mc_classify(t->c, cmd, len, &cls, &sp) != 0) {
-        mc_seterr(t->c, MARSHAL_ERR_INVAL, "malformed command");
-        redisFreeCommand(cmd);
-        return MARSHAL_ERR_INVAL;
-    }
-    if (sp == MC_SP_UNSUPPORTED) {
-        mc_seterr(t->c, MARSHAL_ERR_UNSUPPORTED, "command not routable by marshal");
-        redisFreeCommand(cmd);
-        return MARSHAL_ERR_UNSUPPORTED;
-    }
-    q = mc_areq_take(a, t, cmd, len);
-    if (q == NULL) {
-        redisFreeCommand(cmd);
-        return MARSHAL_ERR_NOMEM;
-    }
-    q->cls = cls;
-    q->sp = sp;
-    q->fn = fn;
-    q->priv = priv;
-    a->st.commands++;
-    a->st.in_flight++;
-    a->in_api++;
-    mc_areq_dispatch(q);
-    a->in_api--;
-    return MARSHAL_OK;
-}
-
-MARSHAL_API int
-marshal_async_vcommand(marshal_target *t, marshal_async_fn fn, void *privdata, const char *format,
-                       va_list ap)
-{
-    char *cmd = NULL;
-    int len;
-
-    if (t == NULL || format == NULL) {
-        return MARSHAL_ERR_INVAL;
-    }
-    len = redisvFormatCommand(&cmd, format, ap);
-    if (len < 0 || cmd == NULL) {
-        return len == -2 ? MARSHAL_ERR_NOMEM : MARSHAL_ERR_INVAL;
-    }
-    return accept_cmd(t, fn, privdata, cmd, (size_t)len);
-}
-
-MARSHAL_API int
-marshal_async_command(marshal_target *t, marshal_async_fn fn, void *privdata, const char *format,
-                      ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, format);
-    rc = marshal_async_vcommand(t, fn, privdata, format, ap);
-    va_end(ap);
-    return rc;
-}
-
-MARSHAL_API int
-marshal_async_command_argv(marshal_target *t, marshal_async_fn fn, void *privdata, int argc,
-                           const char **argv, const size_t *argvlen)
-{
-    char *cmd = NULL;
-    int len;
-
-    if (t == NULL || argc < 1 || argv == NULL) {
-        return MARSHAL_ERR_INVAL;
-    }
-    len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    if (len < 0 || cmd == NULL) {
-        return MARSHAL_ERR_NOMEM;
-    }
-    return accept_cmd(t, fn, privdata, cmd, (size_t)len);
+    return mc_target_open(a->c, name, out);
 }
 
 MARSHAL_API void

@@ -6,9 +6,12 @@
  * requests in flight (struct mc_areq), the per-group park queues
  * (struct mc_atarget, hung off marshal_target) and the wake socket.
  * Routing decisions come from the I/O-free core (mc_classify.c,
- * mc_route.c, mc_outcome.c, mc_cluster.c placement); cluster splitting and
- * mirroring live in mc_async_cluster.c.  Layering: core <- this front end;
- * nothing here calls the blocking public API.
+ * mc_route.c, mc_outcome.c, mc_split.c, mc_cluster.c placement).  Files,
+ * bottom up: mc_async.c (the request engine: connections, deadlines,
+ * parking, wake socket, delivery), mc_async_cluster.c (split and mirrored
+ * commands; the engine reaches it only through struct mc_acomp_ops),
+ * mc_async_api.c (the public calls).  Nothing here calls the blocking
+ * front end or the public API.
  */
 #ifndef MC_ASYNC_H
 #define MC_ASYNC_H
@@ -31,6 +34,18 @@ enum mc_rq_where {
 };
 
 struct mc_acomp;
+struct mc_areq;
+
+/*
+ * What the request engine (mc_async.c) asks of a composite -- a split or
+ * mirrored command built by mc_async_cluster.c, the layer above it: fold a
+ * finished leg in, list the legs for the result record, free the state.
+ */
+struct mc_acomp_ops {
+    void (*leg_done)(struct mc_areq *parent, struct mc_areq *leg, redisReply *reply);
+    int (*legs)(struct mc_areq *q, const marshal_leg **legs);
+    void (*free)(struct mc_areq *q);
+};
 
 /* One command in flight. */
 struct mc_areq {
@@ -58,6 +73,8 @@ struct mc_areq {
     int nkeys;                    /* keys of the command (legs, via a cluster)       */
     marshal_target *via;          /* the cluster a leaf came through (1 leg), or NULL */
     struct mc_acomp *comp;        /* composites: split/mirror state                 */
+    const struct mc_acomp_ops *cops; /* composites: their operations (legs use the
+                                      * parent's)                                  */
     int status, outcome;
     struct mc_conn *srv;          /* server it was sent to (or tried) last, or NULL */
     char errstr[160];
@@ -130,7 +147,7 @@ struct mc_areq *mc_areq_take(marshal_async *a, marshal_target *t, char *cmd, siz
 #define MC_AREQ_HOST(q) ((q)->srv != NULL ? (q)->srv->host : "")
 #define MC_AREQ_PORT(q) ((q)->srv != NULL ? (int)(q)->srv->port : 0)
 
-/* Route and send (or park) a request: group, cluster or farm target alike. */
+/* Route and send (or park) a request for a group target. */
 void mc_areq_dispatch(struct mc_areq *q);
 
 /* End a request: record status/outcome and run (or queue) its completion. */
@@ -140,16 +157,9 @@ void mc_areq_fail(struct mc_areq *q, int status, int outcome, const char *fmt, .
 /* Complete a request with a reply it owns or borrows (legs: to the parent). */
 void mc_areq_complete(struct mc_areq *q, redisReply *reply);
 
-/* ---- mc_async_cluster.c ---- */
+/* ---- mc_async_cluster.c (above mc_async.c) ---- */
 
-/* Dispatch a request addressed to a cluster or farm target. */
-void mc_acl_dispatch(struct mc_areq *q);
-
-/* A leg ended: fold it into its composite; completes the composite when last. */
-void mc_acl_leg_done(struct mc_areq *parent, struct mc_areq *leg, redisReply *reply);
-
-/* The composite's legs for the result record, and the merged reply. */
-int mc_acl_legs(struct mc_areq *q, const marshal_leg **legs);
-void mc_acl_free(struct mc_areq *q);
+/* Dispatch a request for any target: group (mc_areq_dispatch), cluster or farm. */
+void mc_acl_submit(struct mc_areq *q);
 
 #endif /* MC_ASYNC_H */

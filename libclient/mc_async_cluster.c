@@ -66,19 +66,8 @@ steal(redisReply *r)
     return n;
 }
 
-static redisReply *
-new_reply(int type)
-{
-    redisReply *r = calloc(1, sizeof(*r));
-
-    if (r != NULL) {
-        r->type = type;
-    }
-    return r;
-}
-
-void
-mc_acl_free(struct mc_areq *q)
+static void
+acl_free(struct mc_areq *q)
 {
     struct mc_acomp *k = q->comp;
     int i;
@@ -99,8 +88,8 @@ mc_acl_free(struct mc_areq *q)
     q->comp = NULL;
 }
 
-int
-mc_acl_legs(struct mc_areq *q, const marshal_leg **legs)
+static int
+acl_legs(struct mc_areq *q, const marshal_leg **legs)
 {
     struct mc_acomp *k = q->comp;
     int i;
@@ -142,6 +131,15 @@ leg_new(struct mc_areq *q, int m, char *cmd, size_t len, int nkeys)
     return l;
 }
 
+static void acl_leg_done(struct mc_areq *q, struct mc_areq *l, redisReply *reply);
+
+/* What the request engine calls on a composite (mc_async.h). */
+static const struct mc_acomp_ops acl_ops = {
+    acl_leg_done,
+    acl_legs,
+    acl_free,
+};
+
 static struct mc_acomp *
 comp_new(struct mc_areq *q, int kind)
 {
@@ -152,6 +150,7 @@ comp_new(struct mc_areq *q, int kind)
         k->cluster = q->t;
         k->left = 1;        /* held while legs are being dispatched */
         q->comp = k;
+        q->cops = &acl_ops;
         q->where = MC_RQ_LEGS;
     }
     return k;
@@ -167,15 +166,15 @@ launch(struct mc_areq *q, struct mc_areq **legs, int n)
 
     q->comp->left += n;
     for (i = 0; i < n; i++) {
-        mc_areq_dispatch(legs[i]);
+        mc_acl_submit(legs[i]);
     }
     if (--q->comp->left == 0) {
         finish(q);
     }
 }
 
-void
-mc_acl_leg_done(struct mc_areq *q, struct mc_areq *l, redisReply *reply)
+static void
+acl_leg_done(struct mc_areq *q, struct mc_areq *l, redisReply *reply)
 {
     struct mc_acomp *k = q->comp;
     struct mc_leg *lg = &k->legs[l->leg];
@@ -235,52 +234,6 @@ fold_outcome(const struct mc_acomp *k, int *first_err, int *failed)
 }
 
 static void
-merge_split(struct mc_areq *q)
-{
-    struct mc_acomp *k = q->comp;
-    redisReply *out = NULL;
-    int i;
-
-    if (k->kind == MC_SPLIT_MGET) {
-        size_t pos[MSHM_CLUSTER_MEMBERS] = {0};
-
-        out = new_reply(REDIS_REPLY_ARRAY);
-        if (out != NULL && k->nk > 0) {
-            out->element = calloc((size_t)k->nk, sizeof(*out->element));
-            out->elements = out->element != NULL ? (size_t)k->nk : 0;
-        }
-        for (i = 0; out != NULL && out->element != NULL && i < k->nk; i++) {
-            int l = k->legof_key[i];
-            redisReply *r = k->rep[l];
-
-            if (r->type == REDIS_REPLY_ARRAY && pos[l] < r->elements) {
-                out->element[i] = r->element[pos[l]];
-                r->element[pos[l]++] = NULL;
-            }
-        }
-    } else if (k->kind == MC_SPLIT_MSET) {
-        out = new_reply(REDIS_REPLY_STATUS);
-        if (out != NULL) {
-            out->str = strdup("OK");
-            out->len = 2;
-        }
-    } else {
-        long long sum = 0;
-
-        for (i = 0; i < k->n; i++) {
-            if (k->rep[i]->type == REDIS_REPLY_INTEGER) {
-                sum += k->rep[i]->integer;
-            }
-        }
-        out = new_reply(REDIS_REPLY_INTEGER);
-        if (out != NULL) {
-            out->integer = sum;
-        }
-    }
-    k->merged = out;
-}
-
-static void
 finish(struct mc_areq *q)
 {
     struct mc_acomp *k = q->comp;
@@ -315,8 +268,7 @@ finish(struct mc_areq *q)
                      marshal_strerror(q->status));
         }
     } else if (failed == 0) {
-        merge_split(q);
-        out = k->merged;
+        out = k->merged = mc_split_merge(k->kind, k->nk, k->legof_key, k->rep, k->n);
         if (out == NULL) {
             q->status = MARSHAL_ERR_NOMEM;
             snprintf(q->errstr, sizeof(q->errstr), "out of memory (the command ran)");
@@ -346,7 +298,7 @@ split(struct mc_areq *q, const struct mc_argv *av, int kind, const int *member)
     if (k == NULL || sub == NULL || sublen == NULL) {
         free((void *)sub);
         free(sublen);
-        mc_acl_free(q);
+        acl_free(q);
         mc_areq_fail(q, MARSHAL_ERR_NOMEM, MARSHAL_OUTCOME_NOT_APPLIED, "out of memory");
         return;
     }
@@ -376,7 +328,7 @@ split(struct mc_areq *q, const struct mc_argv *av, int kind, const int *member)
             }
             free((void *)sub);
             free(sublen);
-            mc_acl_free(q);
+            acl_free(q);
             mc_areq_fail(q, MARSHAL_ERR_NOMEM, MARSHAL_OUTCOME_NOT_APPLIED, "out of memory");
             return;
         }
@@ -408,7 +360,7 @@ mirror(struct mc_areq *q, const struct mc_cmd *e, const struct mc_argv *av)
     if (q->cls == MC_CLASS_READ) {
         q->via = q->t;
         q->t = cl->member[cl->primary];
-        mc_areq_dispatch(q);
+        mc_acl_submit(q);
         return;
     }
     k = comp_new(q, MC_ACL_MIRROR);
@@ -433,7 +385,7 @@ mirror(struct mc_areq *q, const struct mc_cmd *e, const struct mc_argv *av)
                 free(legs[n]->cmd);
                 free(legs[n]);
             }
-            mc_acl_free(q);
+            acl_free(q);
             mc_areq_fail(q, MARSHAL_ERR_NOMEM, MARSHAL_OUTCOME_NOT_APPLIED, "out of memory");
             return;
         }
@@ -442,8 +394,8 @@ mirror(struct mc_areq *q, const struct mc_cmd *e, const struct mc_argv *av)
     launch(q, legs, n);
 }
 
-void
-mc_acl_dispatch(struct mc_areq *q)
+static void
+acl_dispatch(struct mc_areq *q)
 {
     marshal_target *t = q->t;
     marshal_client *c = t->c;
@@ -522,4 +474,14 @@ out:
         free(member);
     }
     mc_argv_free(&av);
+}
+
+void
+mc_acl_submit(struct mc_areq *q)
+{
+    if (q->t->cl != NULL) {
+        acl_dispatch(q);
+    } else {
+        mc_areq_dispatch(q);
+    }
 }

@@ -1,11 +1,14 @@
 /*
- * mc_cluster.h -- cluster targets (marshal0 striping); see mc_cluster.c.
+ * mc_cluster.h -- cluster and farm targets (mc_cluster.c owns struct
+ * mc_cluster: members, ring, slot table, mirror flags) --
+ * the cluster layer below both front ends' executors (mc_exec.h, async).
  */
 #ifndef MC_CLUSTER_H
 #define MC_CLUSTER_H
 
 #include "mc_internal.h"
 #include "mc_ring.h"
+#include "mc_split.h"
 
 /* A cluster target's members and placement ring. */
 struct mc_cluster {
@@ -40,67 +43,29 @@ void mc_cluster_free(marshal_target *t, int close_members);
 /* Member position a key lands on, or -1 (empty ring, unassigned slot). */
 int mc_cluster_place(marshal_target *t, const char *key, size_t len);
 
-/* Run one formatted command on a cluster target. */
-redisReply *mc_cluster_run(marshal_target *t, const char *cmd, size_t len);
+/* Open a cluster or farm target called name (internal: not the application's). */
+int mc_target_open_cluster(marshal_client *c, const char *name, marshal_target **out);
+
+/* Free any target: release it (mc_target_release), free its members.  No-op
+ * on an async client (its requests may still hold the target). */
+void mc_target_free(marshal_target *t);
 
 /*
- * Append a pipelined command whose keys all land in one group to that
- * group's pipeline; *sub receives the group target.  Split commands are not
- * pipelined (CROSSGROUP).
+ * The common start of a command on cluster t: reset the last command's
+ * state, refresh the cluster, parse the command into a (free it with
+ * mc_argv_free when this returns MARSHAL_OK) and look up its table entry e
+ * (NULL: unknown).
  */
-int mc_cluster_append(marshal_target *t, const char *cmd, size_t len, marshal_target **sub);
-
-/* Every argument of a formatted command (pointers into its buffer). */
-#define MC_ARGV_STACK 64
-struct mc_argv {
-    int argc;
-    const char **argv;
-    size_t *argvlen;
-    const char *sargv[MC_ARGV_STACK];
-    size_t slen[MC_ARGV_STACK];
-};
-
-/* Parse a hiredis-formatted command: 0, -1 malformed, -2 out of memory. */
-int mc_argv_parse(const char *b, size_t len, struct mc_argv *a);
-void mc_argv_free(struct mc_argv *a);
-
-/* Is s[0..n) the lowercase name lower, case-insensitively? */
-int mc_name_eq(const char *s, size_t n, const char *lower);
+struct mc_cmd;
+int mc_cluster_prepare(marshal_target *t, const char *cmd, size_t len, struct mc_argv *a,
+                       const struct mc_cmd **e);
 
 /* Legs of the last command (marshal_client_legs). */
 void mc_legs_reset(marshal_client *c);
 struct mc_leg *mc_leg_add(marshal_client *c, const marshal_target *g, int nkeys);
 void mc_leg_done(marshal_client *c, struct mc_leg *l, int status);
 
-/* ---- mc_mirror.c ---- */
-
-/* Run a command on a marshal1 cluster target (e: its table entry or NULL). */
-struct mc_cmd;
-redisReply *mc_mirror_run(marshal_target *t, const char *cmd, size_t len, const struct mc_cmd *e,
-                          const struct mc_argv *a);
-
-/* Read the replies of mirror legs sent without waiting that have arrived
- * (block = 1: all of them); failures are counted.  Returns how many failed. */
-int mc_mirror_drain(marshal_target *t, int block);
-
-/* Why command e cannot be mirrored (a static reason), or NULL when it can. */
-const char *mc_mirror_refused(const struct mc_cmd *e, const struct mc_argv *a);
-
 /* Tell the controller that member g of mirrored cluster t missed a write. */
 void mc_mirror_report_diverged(marshal_client *c, marshal_target *t, const marshal_target *g);
-
-/* Split kinds of multi-key commands on striped clusters. */
-enum mc_split_kind { MC_SPLIT_NONE = 0, MC_SPLIT_MGET, MC_SPLIT_MSET, MC_SPLIT_SUM };
-
-/* How a command splits over groups (MC_SPLIT_NONE: it does not). */
-enum mc_split_kind mc_split_kind_of(const struct mc_argv *a);
-
-/*
- * The argv of one leg of a split command: the name, then the keys (with their
- * values for MSET) that land on member m (member[i]: member of key i).  sub
- * and sublen need a->argc entries.  Returns the leg's argc.
- */
-int mc_split_leg_argv(const struct mc_argv *a, int kind, const int *member, int m,
-                      const char **sub, size_t *sublen);
 
 #endif /* MC_CLUSTER_H */

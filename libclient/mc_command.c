@@ -69,7 +69,7 @@ reclaim(marshal_target *t, struct mc_conn *k)
 
     for (up = o != NULL ? o->parent : NULL; up != NULL; up = up->parent) {
         if (up->cl != NULL && up->cl->rule != MSHM_RULE_MARSHAL0) {
-            mc_mirror_drain(up, 1);
+            t->c->drain(up, 1);
             break;
         }
     }
@@ -82,55 +82,7 @@ reclaim(marshal_target *t, struct mc_conn *k)
     return MARSHAL_OK;
 }
 
-/*
- * The route decision alone, as the command path makes it, without I/O:
- * classify, refresh the cached route (one atomic load when the segment did
- * not move), pick.  For bench/route_bench.c.  Returns the connection or NULL
- * with *status.
- */
-struct mc_conn *
-mc_route_decide(marshal_target *t, const char *cmd, size_t len, int *status)
-{
-    struct mc_pick p;
-    struct mc_conn *k;
-    int cls, sp;
-
-    if (mc_classify(t->c, cmd, len, &cls, &sp) != 0) {
-        *status = MARSHAL_ERR_INVAL;
-        return NULL;
-    }
-    *status = mc_route_refresh(t);
-    if (*status != MARSHAL_OK) {
-        return NULL;
-    }
-    p.avoid = NULL;
-    k = mc_route_pick(t, cls, &p);
-    *status = p.status;
-    return k;
-}
-
 /* ---- the single-command path ---------------------------------------------------------- */
-
-/* Writes refused by the stale-controller policy? */
-int
-mc_stale_refused(marshal_client *c)
-{
-    uint64_t now;
-
-    if (c->o.stale_writes_fail_ms <= 0) {
-        return 0;
-    }
-    now = mshm_now_ns();
-    if (mshm_liveness(&c->rd, now) != MSHM_STALE) {
-        c->stale_since_ns = 0;
-        return 0;
-    }
-    /* stale means no heartbeat for stale_after_ms; the policy counts from then */
-    if (c->stale_since_ns == 0) {
-        c->stale_since_ns = c->rd.hb_seen_ns;
-    }
-    return now - c->stale_since_ns >= (uint64_t)c->o.stale_writes_fail_ms * 1000000ull;
-}
 
 /*
  * Wait until the segment changes in a way that may help: returns 1 if it
@@ -288,80 +240,11 @@ mc_run(marshal_target *t, const char *cmd, size_t len)
     }
 }
 
-MARSHAL_API redisReply *
-marshal_vcommand(marshal_target *t, const char *format, va_list ap)
-{
-    char *cmd = NULL;
-    redisReply *rep;
-    int len;
-
-    if (t == NULL || format == NULL) {
-        return NULL;
-    }
-    len = redisvFormatCommand(&cmd, format, ap);
-    if (len < 0 || cmd == NULL) {
-        t->c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
-        t->c->last_conn = NULL;
-        mc_seterr(t->c, len == -2 ? MARSHAL_ERR_NOMEM : MARSHAL_ERR_INVAL,
-                  "cannot format command \"%.40s\"", format);
-        return NULL;
-    }
-    rep = t->cl != NULL ? mc_cluster_run(t, cmd, (size_t)len) : mc_run(t, cmd, (size_t)len);
-    if (t->cl == NULL) {
-        t->c->n_legs = 0;
-    }
-    redisFreeCommand(cmd);
-    return rep;
-}
-
-MARSHAL_API redisReply *
-marshal_command(marshal_target *t, const char *format, ...)
-{
-    redisReply *rep;
-    va_list ap;
-
-    va_start(ap, format);
-    rep = marshal_vcommand(t, format, ap);
-    va_end(ap);
-    return rep;
-}
-
-MARSHAL_API redisReply *
-marshal_command_argv(marshal_target *t, int argc, const char **argv, const size_t *argvlen)
-{
-    char *cmd = NULL;
-    redisReply *rep;
-    int len;
-
-    if (t == NULL) {
-        return NULL;
-    }
-    if (argc < 1 || argv == NULL) {
-        t->c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
-        t->c->last_conn = NULL;
-        mc_seterr(t->c, MARSHAL_ERR_INVAL, "empty command");
-        return NULL;
-    }
-    len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    if (len < 0 || cmd == NULL) {
-        t->c->outcome = MARSHAL_OUTCOME_NOT_APPLIED;
-        t->c->last_conn = NULL;
-        mc_seterr(t->c, MARSHAL_ERR_NOMEM, "cannot format command");
-        return NULL;
-    }
-    rep = t->cl != NULL ? mc_cluster_run(t, cmd, (size_t)len) : mc_run(t, cmd, (size_t)len);
-    if (t->cl == NULL) {
-        t->c->n_legs = 0;
-    }
-    redisFreeCommand(cmd);
-    return rep;
-}
-
 /* ---- pipelines ------------------------------------------------------------------------ */
 
 /* Room for one more pipeline entry; MARSHAL_OK or NOMEM. */
-static int
-pend_grow(marshal_target *t)
+int
+mc_pend_grow(marshal_target *t)
 {
     uint32_t ncap, i;
     struct mc_pend *np;
@@ -382,31 +265,6 @@ pend_grow(marshal_target *t)
     t->pend = np;
     t->pend_cap = ncap;
     t->pend_head = 0;
-    return MARSHAL_OK;
-}
-
-/* A cluster target's pipelined command: queued in its group's pipeline. */
-static int
-append_cluster(marshal_target *t, const char *cmd, size_t len)
-{
-    marshal_target *sub;
-    struct mc_pend *e;
-    int rc;
-
-    mc_clearerr(t->c);
-    rc = pend_grow(t);
-    if (rc != MARSHAL_OK) {
-        return rc;
-    }
-    rc = mc_cluster_append(t, cmd, len, &sub);
-    if (rc != MARSHAL_OK) {
-        return rc;
-    }
-    e = &t->pend[(t->pend_head + t->pend_len) % t->pend_cap];
-    memset(e, 0, sizeof(*e));
-    e->sub = sub;
-    t->pend_len++;
-    t->unflushed = 1;
     return MARSHAL_OK;
 }
 
@@ -443,7 +301,7 @@ mc_append_formatted(marshal_target *t, const char *cmd, size_t len)
         mc_seterr(c, p.status, "group \"%s\": %s", t->name, marshal_strerror(p.status));
         return p.status;
     }
-    rc = pend_grow(t);
+    rc = mc_pend_grow(t);
     if (rc != MARSHAL_OK) {
         return rc;
     }
@@ -478,80 +336,6 @@ mc_append_formatted(marshal_target *t, const char *cmd, size_t len)
     return MARSHAL_OK;
 }
 
-int
-mc_append_any(marshal_target *t, const char *cmd, size_t len)
-{
-    return t->cl != NULL ? append_cluster(t, cmd, len) : mc_append_formatted(t, cmd, len);
-}
-
-redisReply *
-mc_run_any(marshal_target *t, const char *cmd, size_t len)
-{
-    return t->cl != NULL ? mc_cluster_run(t, cmd, len) : mc_run(t, cmd, len);
-}
-
-MARSHAL_API int
-marshal_vappend(marshal_target *t, const char *format, va_list ap)
-{
-    char *cmd = NULL;
-    int len, rc;
-
-    if (t == NULL || format == NULL) {
-        return MARSHAL_ERR_INVAL;
-    }
-    len = redisvFormatCommand(&cmd, format, ap);
-    if (len < 0 || cmd == NULL) {
-        mc_seterr(t->c, MARSHAL_ERR_INVAL, "cannot format command \"%.40s\"", format);
-        return MARSHAL_ERR_INVAL;
-    }
-    rc = mc_append_any(t, cmd, (size_t)len);
-    redisFreeCommand(cmd);
-    return rc;
-}
-
-MARSHAL_API int
-marshal_append(marshal_target *t, const char *format, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, format);
-    rc = marshal_vappend(t, format, ap);
-    va_end(ap);
-    return rc;
-}
-
-MARSHAL_API int
-marshal_append_argv(marshal_target *t, int argc, const char **argv, const size_t *argvlen)
-{
-    return mc_append_argv(t, argc, argv, argvlen);
-}
-
-int
-mc_append_argv(marshal_target *t, int argc, const char **argv, const size_t *argvlen)
-{
-    char *cmd = NULL;
-    int len, rc;
-
-    if (t == NULL || argc < 1 || argv == NULL) {
-        return MARSHAL_ERR_INVAL;
-    }
-    len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    if (len < 0 || cmd == NULL) {
-        mc_seterr(t->c, MARSHAL_ERR_NOMEM, "cannot format command");
-        return MARSHAL_ERR_NOMEM;
-    }
-    rc = mc_append_any(t, cmd, (size_t)len);
-    redisFreeCommand(cmd);
-    return rc;
-}
-
-MARSHAL_API int
-marshal_pending(const marshal_target *t)
-{
-    return t == NULL ? 0 : (int)t->pend_len;
-}
-
 void
 mc_target_flush(marshal_target *t)
 {
@@ -570,12 +354,6 @@ mc_target_flush(marshal_target *t)
             (void)mc_conn_flush(t->c, e->conn);   /* failures are accounted per entry */
         }
     }
-}
-
-MARSHAL_API int
-marshal_get_reply(marshal_target *t, redisReply **reply)
-{
-    return mc_get_reply(t, reply);
 }
 
 int

@@ -30,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mc_cluster.h"
 #include "mc_internal.h"
 #include "mc_route.h"
 
@@ -476,7 +475,7 @@ reconcile(marshal_client *c, struct mc_evgroup *eg, const struct mc_gsnap *es, i
 static int
 liveness_events(marshal_client *c)
 {
-    int st = marshal_client_state(c), was = c->ev_state;
+    int st = mc_client_state(c), was = c->ev_state;
 
     if (st == MARSHAL_STATE_ABSENT || st == MARSHAL_STATE_RETIRED) {
         return 0;
@@ -512,8 +511,8 @@ new_segment(marshal_client *c)
     free(es);
 }
 
-MARSHAL_API int
-marshal_client_poll(marshal_client *c)
+int
+mc_events_poll(marshal_client *c)
 {
     struct mshm_event batch[MC_EV_BATCH];
     struct mc_gsnap *snaps;
@@ -538,7 +537,7 @@ marshal_client_poll(marshal_client *c)
         marshal_target *t;
 
         for (t = c->targets; t != NULL; t = t->next) {
-            mc_mirror_drain(t, 0);      /* mirror legs sent without waiting */
+            c->drain(t, 0);     /* mirror legs sent without waiting */
         }
     }
     n += liveness_events(c);
@@ -638,7 +637,7 @@ marshal_client_wait(marshal_client *c, int timeout_ms)
         }
         (void)mshm_wait(&c->rd, &seen, ms);
     }
-    return marshal_client_poll(c);
+    return mc_events_poll(c);
 }
 
 MARSHAL_API int
@@ -665,4 +664,10 @@ marshal_client_event_fd(marshal_client *c, int interval_ms)
         return MARSHAL_ERR_SYS;
     }
     return c->ev_fd;
+}
+
+MARSHAL_API int
+marshal_client_poll(marshal_client *c)
+{
+    return mc_events_poll(c);
 }

@@ -165,16 +165,25 @@ struct marshal_client {
     int ev_fd;                    /* timerfd or -1                                     */
     uint64_t stale_since_ns;      /* stale-writes policy: when staleness was first seen */
     struct marshal_async *async;  /* the async handle owning this client, or NULL      */
+    /* Read the mirror legs target t still owes (block: all of them).  Set by
+     * mc_client.c to mc_mirror_drain: the layers below the mirror executor
+     * (mc_command.c, mc_events.c) reach it only through this hook. */
+    int (*drain)(marshal_target *t, int block);
 };
 
-/* ---- mc_client.c ---- */
+/* ---- mc_base.c ---- */
 void mc_seterr(marshal_client *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void mc_clearerr(marshal_client *c);
 void mc_log(marshal_client *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Options a client cannot use: 0 (reason in err), else 1. */
+int mc_check_options(const marshal_options *o, char *err, size_t errlen);
+/* Attach c->path read-only (MARSHAL_OK or a segment error). */
+int mc_attach(marshal_client *c);
 int mc_ensure_attached(marshal_client *c);
 int mc_check_segment(marshal_client *c);
+int mc_client_state(marshal_client *c);  /* marshal_client_state */
 void mc_invalidate_routes(marshal_client *c);
 uint64_t mc_coarse_ns(void);
 /* marshal_client_last_server() for internal callers. */
@@ -186,6 +195,12 @@ mc_notify(const marshal_client *c)
 {
     return mshm_ld_acq(&mshm_hdr(&c->rd)->notify); /* LMM(client:A) */
 }
+
+/* ---- mc_client.c: the handles; the public calls are thin wrappers, so the
+ * async front end opens and closes them without re-entering the public API. */
+int mc_client_open(const char *path, const marshal_options *opts, marshal_client **out);
+void mc_client_close(marshal_client *c);
+int mc_target_open(marshal_client *c, const char *name, marshal_target **out);
 
 /* ---- mc_conn.c ---- */
 struct mc_conn *mc_conn_get(marshal_client *c, const char *host, uint16_t port);
@@ -202,28 +217,32 @@ int mc_conn_read(marshal_client *c, struct mc_conn *k, redisReply **reply);
 /* Class (MC_CLASS_*) and kind (MC_SP_*) of a formatted command: 0, or -1 if malformed. */
 int mc_classify(marshal_client *c, const char *cmd, size_t len, int *cls, int *sp);
 
-/* ---- mc_command.c ---- */
-/* Writes refused now by the stale-controller policy (stale_writes_fail_ms)? */
-int mc_stale_refused(marshal_client *c);
-/* The public pipeline calls without the API entry (internal users: clusters, mirrors). */
-int mc_append_argv(marshal_target *t, int argc, const char **argv, const size_t *argvlen);
-int mc_get_reply(marshal_target *t, redisReply **reply);
-redisReply *mc_run(marshal_target *t, const char *cmd, size_t len);
-void mc_target_flush(marshal_target *t);
-int mc_append_formatted(marshal_target *t, const char *cmd, size_t len);
-/* Group or cluster target alike: append to its pipeline / run one command. */
-int mc_append_any(marshal_target *t, const char *cmd, size_t len);
-redisReply *mc_run_any(marshal_target *t, const char *cmd, size_t len);
-int mc_target_open_cluster(marshal_client *c, const char *name, marshal_target **out);
-struct mc_conn *mc_route_decide(marshal_target *t, const char *cmd, size_t len, int *status);
+/* ---- mc_target.c ---- */
+/* A new target handle called name, linked into c's list (not yet routed). */
+marshal_target *mc_target_new(marshal_client *c, const char *name);
+/* Open a group target called name (internal: not the application's). */
 int mc_target_open_group(marshal_client *c, const char *name, marshal_target **out);
+void mc_target_release(marshal_target *t);
+
+/* ---- mc_command.c (blocking executor of group targets) ---- */
+redisReply *mc_run(marshal_target *t, const char *cmd, size_t len);
+int mc_append_formatted(marshal_target *t, const char *cmd, size_t len);
+int mc_get_reply(marshal_target *t, redisReply **reply);
+void mc_target_flush(marshal_target *t);
+/* Room for one more pipeline entry in t; MARSHAL_OK or NOMEM. */
+int mc_pend_grow(marshal_target *t);
 
 /* ---- mc_route.c ---- */
+/* Writes refused now by the stale-controller policy (stale_writes_fail_ms)? */
+int mc_stale_refused(marshal_client *c);
+/* The route decision alone, without I/O (bench/route_bench.c). */
+struct mc_conn *mc_route_decide(marshal_target *t, const char *cmd, size_t len, int *status);
 int mc_route_refresh(marshal_target *t);
 int mc_route_rebuild(marshal_target *t);
 int mc_effective_route(const marshal_target *t);
 
 /* ---- mc_events.c ---- */
+int mc_events_poll(marshal_client *c);   /* marshal_client_poll */
 int mc_events_track(marshal_client *c, marshal_target *t);
 void mc_events_untrack(marshal_client *c, marshal_target *t);
 void mc_events_free(marshal_client *c);

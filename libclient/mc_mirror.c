@@ -43,94 +43,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "mc_cluster.h"
+#include "mc_exec.h"
 #include "mc_commands.h"
 #include "mc_outcome.h"
-
-/* ---- divergence report ---------------------------------------------------------------- */
-
-/* Tell the controller that member group g of cluster t missed a write. */
-void
-mc_mirror_report_diverged(marshal_client *c, marshal_target *t, const marshal_target *g)
-{
-    struct sockaddr_un sa;
-    char msg[256];
-    int fd, n;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.ctl", c->path);
-    if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-        return;
-    }
-    n = snprintf(msg, sizeof(msg), "diverged %s %s\n", t->name, g->name);
-    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        return;
-    }
-    if (sendto(fd, msg, (size_t)n, MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        mc_log(c, MARSHAL_LOG_WARNING, "cluster %s: mirror %s diverged; cannot tell the "
-               "controller (%s: %s)", t->name, g->name, sa.sun_path, strerror(errno));
-    } else {
-        mc_log(c, MARSHAL_LOG_WARNING, "cluster %s: mirror %s diverged (reported)", t->name,
-               g->name);
-    }
-    close(fd);
-}
-
-/* ---- refusals ------------------------------------------------------------------------- */
-
-/* Does argv contain option word w (case-insensitive) after the key? */
-static int
-has_word(const struct mc_argv *a, int from, const char *w)
-{
-    int i;
-
-    for (i = from; i < a->argc; i++) {
-        if (mc_name_eq(a->argv[i], a->argvlen[i], w)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Why a write cannot be mirrored, or NULL when it can. */
-const char *
-mc_mirror_refused(const struct mc_cmd *e, const struct mc_argv *a)
-{
-    const char *n = a->argv[0];
-    size_t l = a->argvlen[0];
-
-    if (e == NULL) {
-        return "unknown command";
-    }
-    if (e->flags & MC_CMD_NONDETERMINISTIC) {
-        return "its effect is not deterministic";
-    }
-    if (mc_name_eq(n, l, "eval") || mc_name_eq(n, l, "evalsha") || mc_name_eq(n, l, "fcall") ||
-        mc_name_eq(n, l, "eval_ro") || mc_name_eq(n, l, "evalsha_ro") ||
-        mc_name_eq(n, l, "fcall_ro") || mc_name_eq(n, l, "function") ||
-        mc_name_eq(n, l, "script")) {
-        return "scripts and functions are not mirrored";
-    }
-    if (mc_name_eq(n, l, "multi") || mc_name_eq(n, l, "exec") || mc_name_eq(n, l, "watch") ||
-        mc_name_eq(n, l, "discard") || mc_name_eq(n, l, "unwatch")) {
-        return "transactions are not mirrored";
-    }
-    if (mc_name_eq(n, l, "expire") || mc_name_eq(n, l, "pexpire") || mc_name_eq(n, l, "setex") ||
-        mc_name_eq(n, l, "psetex")) {
-        return "a relative expiry differs between groups (use EXPIREAT/PEXPIREAT)";
-    }
-    if ((mc_name_eq(n, l, "set") || mc_name_eq(n, l, "getex")) &&
-        (has_word(a, 2, "ex") || has_word(a, 2, "px"))) {
-        return "a relative expiry differs between groups (use EXAT/PXAT)";
-    }
-    if (mc_name_eq(n, l, "restore") && !has_word(a, 4, "absttl") && a->argc > 2 &&
-        !(a->argvlen[2] == 1 && a->argv[2][0] == '0')) {
-        return "a relative TTL differs between groups (use ABSTTL)";
-    }
-    return NULL;
-}
 
 /* ---- legs ------------------------------------------------------------------------------ */
 

@@ -345,3 +345,54 @@ mc_route_pick(marshal_target *t, int cls, struct mc_pick *p)
     p->fallback = r->master;
     return NULL;
 }
+
+/* ---- decisions without I/O ------------------------------------------------------------ */
+
+/*
+ * The route decision alone, as the command path makes it, without I/O:
+ * classify, refresh the cached route (one atomic load when the segment did
+ * not move), pick.  For bench/route_bench.c.  Returns the connection or NULL
+ * with *status.
+ */
+struct mc_conn *
+mc_route_decide(marshal_target *t, const char *cmd, size_t len, int *status)
+{
+    struct mc_pick p;
+    struct mc_conn *k;
+    int cls, sp;
+
+    if (mc_classify(t->c, cmd, len, &cls, &sp) != 0) {
+        *status = MARSHAL_ERR_INVAL;
+        return NULL;
+    }
+    *status = mc_route_refresh(t);
+    if (*status != MARSHAL_OK) {
+        return NULL;
+    }
+    p.avoid = NULL;
+    k = mc_route_pick(t, cls, &p);
+    *status = p.status;
+    return k;
+}
+
+/* Writes refused by the stale-controller policy? */
+int
+mc_stale_refused(marshal_client *c)
+{
+    uint64_t now;
+
+    if (c->o.stale_writes_fail_ms <= 0) {
+        return 0;
+    }
+    now = mshm_now_ns();
+    if (mshm_liveness(&c->rd, now) != MSHM_STALE) {
+        c->stale_since_ns = 0;
+        return 0;
+    }
+    /* stale means no heartbeat for stale_after_ms; the policy counts from then */
+    if (c->stale_since_ns == 0) {
+        c->stale_since_ns = c->rd.hb_seen_ns;
+    }
+    return now - c->stale_since_ns >= (uint64_t)c->o.stale_writes_fail_ms * 1000000ull;
+}
+
