@@ -34,6 +34,7 @@
 #include "ctl_sentinel.h"
 #include "ctl_wake.h"
 #include "mshm_write.h"
+#include "mshm_version.h"
 
 #define CTL_EXIT_RUNTIME 1
 #define CTL_EXIT_CONFIG  2
@@ -72,6 +73,7 @@ usage(FILE *f)
             "                      farm CLUSTER) is in sync again, and wait up to 5 s for\n"
             "                      the segment to show it (root or the controller's user)\n"
             "  -h, --help          this text\n"
+            "      --version       release, git revision, segment layout version\n"
             "Runs in the foreground; SIGHUP reloads the configuration (the old one is\n"
             "kept if the new one is invalid), SIGTERM/SIGINT stop it.  The segment is\n"
             "left in place on exit, marked WRITER_STOPPED.  Applications report\n"
@@ -401,6 +403,7 @@ main(int argc, char **argv)
         {"check-config", no_argument, NULL, 'C'},
         {"clear-diverged", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct daemon d;
@@ -423,6 +426,9 @@ main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            mshm_version_print(stdout, "marshal-controller");
             return 0;
         default:
             usage(stderr);
