@@ -2,7 +2,8 @@
 # install_check.sh BUILD_DIR SOURCE_DIR -- the installed library is usable the
 # way the README says: `cmake --install` into a temp prefix, then compile and
 # link examples/marshal_example.c with `pkg-config --cflags --libs marshal-shm`
-# against the shared library and run it (--help-style usage exit), check the
+# against the shared library and run it (--help-style usage exit), the same
+# with a CMake project using find_package(MarshalShm), check the
 # SONAME and that only marshal_* symbols are exported.
 set -euo pipefail
 BUILD=$1 SRC=$2
@@ -36,10 +37,27 @@ grep -q 'usage: marshal-example' <<<"$OUT" || fail "example did not run: $OUT"
 LD_LIBRARY_PATH=$LIBDIR ldd "$DIR/example" | grep -q "libmarshal-shm.so.0 => $LIBDIR" ||
     fail "example not linked to the installed shared library: $(ldd "$DIR/example")"
 
+# the same program with CMake: find_package(MarshalShm) and its imported target
+mkdir -p "$DIR/cm"
+cat >"$DIR/cm/CMakeLists.txt" <<EOF2
+cmake_minimum_required(VERSION 3.16)
+project(marshal_consumer C)
+find_package(MarshalShm 0.2 REQUIRED)
+add_executable(example $SRC/examples/marshal_example.c)
+target_link_libraries(example PRIVATE MarshalShm::marshal-shm)
+EOF2
+cmake -S "$DIR/cm" -B "$DIR/cm/build" -DCMAKE_PREFIX_PATH="$DIR/usr" -DCMAKE_C_FLAGS="$SAN" \
+    >"$DIR/cm.log" 2>&1 || { cat "$DIR/cm.log"; fail "find_package(MarshalShm) failed"; }
+cmake --build "$DIR/cm/build" >>"$DIR/cm.log" 2>&1 || { cat "$DIR/cm.log"; fail "CMake consumer does not build"; }
+OUT=$(LD_LIBRARY_PATH=$LIBDIR "$DIR/cm/build/example" -h 2>&1 || true)
+grep -q 'usage: marshal-example' <<<"$OUT" || fail "CMake-built example did not run: $OUT"
+readelf -d "$DIR/cm/build/example" | grep -q 'libmarshal-shm.so.0' ||
+    fail "CMake-built example not linked to libmarshal-shm.so.0"
+
 SONAME=$(readelf -d "$LIBDIR/libmarshal-shm.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [[ $SONAME == libmarshal-shm.so.0 ]] || fail "SONAME '$SONAME'"
 BAD=$(nm -D --defined-only "$LIBDIR/libmarshal-shm.so" | awk '{ print $3 }' | grep -v '^marshal_' || true)
 [[ -z $BAD ]] || fail "non-API symbols exported: $BAD"
 N=$(nm -D --defined-only "$LIBDIR/libmarshal-shm.so" | grep -c ' marshal_')
 ((N >= 25)) || fail "only $N marshal_ symbols exported"
-echo "PASS: installed, SONAME $SONAME, $N exported marshal_* symbols, example built with pkg-config"
+echo "PASS: installed, SONAME $SONAME, $N exported marshal_* symbols, example built with pkg-config and with find_package(MarshalShm)"
