@@ -13,6 +13,19 @@
 #include "mc_exec.h"
 #include "mc_internal.h"
 
+/* Count a command that ended, by its outcome. */
+static void
+count(marshal_client *c)
+{
+    c->st.commands++;
+    switch (c->outcome) {
+    case MARSHAL_OUTCOME_APPLIED:     c->st.applied++; break;
+    case MARSHAL_OUTCOME_UNKNOWN:     c->st.unknown++; break;
+    case MARSHAL_OUTCOME_PARTIAL:     c->st.partial++; break;
+    default:                          c->st.not_applied++; break;
+    }
+}
+
 /* One formatted command on any target: the executor of its kind. */
 static redisReply *
 exec_any(marshal_target *t, const char *cmd, size_t len)
@@ -58,6 +71,7 @@ marshal_vcommand(marshal_target *t, const char *format, va_list ap)
     }
     rep = exec_any(t, cmd, (size_t)len);
     redisFreeCommand(cmd);
+    count(t->c);
     return rep;
 }
 
@@ -98,6 +112,7 @@ marshal_command_argv(marshal_target *t, int argc, const char **argv, const size_
     }
     rep = exec_any(t, cmd, (size_t)len);
     redisFreeCommand(cmd);
+    count(t->c);
     return rep;
 }
 
@@ -147,6 +162,25 @@ marshal_pending(const marshal_target *t)
 MARSHAL_API int
 marshal_get_reply(marshal_target *t, redisReply **reply)
 {
-    return mc_get_reply(t, reply);
+    int had = t != NULL && t->pend_len > 0;
+    int rc = mc_get_reply(t, reply);
+
+    if (had) {
+        count(t->c);
+    }
+    return rc;
+}
+
+MARSHAL_API void
+marshal_client_stats_get(const marshal_client *c, marshal_client_stats *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    if (c == NULL) {
+        memset(st, 0, sizeof(*st));
+        return;
+    }
+    *st = c->st;
 }
 

@@ -92,6 +92,7 @@ static int
 wait_change(marshal_target *t, uint64_t deadline_ns)
 {
     marshal_client *c = t->c;
+    int rc;
     uint32_t seen = t->r.notify;
     uint64_t now = mshm_now_ns();
     int ms;
@@ -103,7 +104,9 @@ wait_change(marshal_target *t, uint64_t deadline_ns)
         return 0;
     }
     ms = (int)((deadline_ns - now + 999999) / 1000000);
-    return mshm_wait(&c->rd, &seen, ms);
+    rc = mshm_wait(&c->rd, &seen, ms);
+    c->st.failover_wait_ns += mshm_now_ns() - now;
+    return rc;
 }
 
 static redisReply *
@@ -165,6 +168,7 @@ mc_run(marshal_target *t, const char *cmd, size_t len)
             if (p.waitable && t->pinned == NULL) {
                 if (deadline == 0) {
                     deadline = mshm_now_ns() + (uint64_t)c->o.failover_wait_ms * 1000000ull;
+                    c->st.failover_waits++;
                 }
                 if (wait_change(t, deadline)) {
                     continue;
@@ -182,7 +186,9 @@ mc_run(marshal_target *t, const char *cmd, size_t len)
         if (k->pending > 0 && reclaim(t, k) != MARSHAL_OK) {
             return NULL;
         }
-        attempts++;
+        if (attempts++ > 0) {
+            c->st.retries++;
+        }
         c->last_conn = k;
         rc = mc_conn_call(c, k, cmd, len, &rep, &sent);
         if (rc == MARSHAL_OK) {
@@ -196,6 +202,7 @@ mc_run(marshal_target *t, const char *cmd, size_t len)
                 failed_seq = k == t->r.master ? t->r.master_change_seq : 0;
                 if (deadline == 0) {
                     deadline = mshm_now_ns() + (uint64_t)c->o.failover_wait_ms * 1000000ull;
+                    c->st.failover_waits++;
                 }
                 if (cls == MC_CLASS_READ && k != t->r.master) {
                     freeReplyObject(rep);

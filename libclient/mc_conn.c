@@ -132,6 +132,7 @@ mc_conn_connect(marshal_client *c, struct mc_conn *k)
     }
     k->ctx = ctx;
     k->epoch++;
+    c->st.connects++;
     k->out_queued = k->out_sent = 0;
     k->pending = 0;
     k->owner = NULL;

@@ -147,6 +147,7 @@ struct marshal_client {
     /* last command */
     int errcode;
     int outcome;
+    marshal_client_stats st;      /* marshal_client_stats_get */
     char errstr[MC_ERRSTR_MAX];
     struct mc_conn *last_conn;
     struct mc_cmd_cache cmd_cache[MC_CMD_CACHE];

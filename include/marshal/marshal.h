@@ -219,6 +219,31 @@ typedef struct marshal_leg {
  */
 MARSHAL_API int marshal_client_legs(const marshal_client *c, const marshal_leg **legs);
 
+/*
+ * Counters of a blocking handle, monotonic since marshal_client_open, for an
+ * application to export (for example as Prometheus counters).  A command is
+ * counted once when it ends (marshal_command*, or each marshal_get_reply of a
+ * pipeline), by its outcome; a split or mirrored command once, as a whole.
+ * The async handle has its own: marshal_async_stats_get().
+ */
+typedef struct marshal_client_stats {
+    uint64_t commands;          /* ro: commands ended                                  */
+    uint64_t applied;           /* ro: ... with outcome APPLIED                        */
+    uint64_t not_applied;       /* ro: NOT_APPLIED (never sent, or refused)            */
+    uint64_t unknown;           /* ro: UNKNOWN (sent, no reply)                        */
+    uint64_t partial;           /* ro: PARTIAL (legs of a split/mirror ended apart)    */
+    uint64_t retries;           /* ro: sends after a command's first (failover, read
+                                 *     retry on another server)                        */
+    uint64_t connects;          /* ro: server connections opened                       */
+    uint64_t failover_waits;    /* ro: commands that waited for the topology to change
+                                 *     (no confirmed master, READONLY, refused connect) */
+    uint64_t failover_wait_ns;  /* ro: total time spent in those waits                 */
+    uint64_t reserved[7];       /* private                                             */
+} marshal_client_stats;
+
+/* Copy c's counters into *st (zeroes when c is NULL). */
+MARSHAL_API void marshal_client_stats_get(const marshal_client *c, marshal_client_stats *st);
+
 /* Controller/segment state as this process sees it. */
 enum marshal_state {
     MARSHAL_STATE_LIVE    = 0, /* controller heartbeat moving                        */

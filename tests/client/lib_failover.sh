@@ -135,6 +135,25 @@ awk -v mp="$A:$MP" -v new="$A:$NEW" -v tkill="$T_KILL" -v tdead="$T_DEAD" -v tre
     }' "$W" >"$IT_DIR/check.txt" || fail "write record:"$'\n'"$(head -n 40 "$IT_DIR/check.txt")"
 it_log "$(tail -n 1 "$IT_DIR/check.txt")"
 
+# the library's own counters (marshal_client_stats_get) agree with what the
+# probe saw command by command, and show the failover: a wait for the new
+# master, time spent in it, connections to both masters
+awk '$1 == "summary" && $2 == "w" { for (i = 3; i <= NF; i++) { split($i, kv, "="); S[kv[1]] = kv[2] } }
+     $1 == "stats" { for (i = 2; i <= NF; i++) { split($i, kv, "="); T[kv[1]] = kv[2] + 0 } }
+     END {
+        bad = 0
+        if (T["commands"] != S["n"]) { print "stats commands=" T["commands"] " but " S["n"] " writes"; bad++ }
+        if (T["applied"] != S["applied"]) { print "stats applied=" T["applied"] " but " S["applied"]; bad++ }
+        if (T["not_applied"] != S["not_applied"]) { print "stats not_applied=" T["not_applied"] " but " S["not_applied"]; bad++ }
+        if (T["unknown"] != S["unknown"]) { print "stats unknown=" T["unknown"] " but " S["unknown"]; bad++ }
+        if (T["failover_waits"] < 1 || T["failover_wait_ms"] < 1) { print "no failover wait counted"; bad++ }
+        if (T["connects"] < 2) { print "stats connects=" T["connects"] " (old and new master: >= 2)"; bad++ }
+        printf "stats: commands=%d applied=%d unknown=%d retries=%d connects=%d failover_waits=%d failover_wait_ms=%d\n",
+            T["commands"], T["applied"], T["unknown"], T["retries"], T["connects"], T["failover_waits"], T["failover_wait_ms"]
+        exit bad > 0
+     }' "$W" >"$IT_DIR/stats.txt" || fail "client stats:"$'\n'"$(cat "$IT_DIR/stats.txt")"
+it_log "$(tail -n 1 "$IT_DIR/stats.txt")"
+
 if ((FAILOVERS == 1)); then
     # the data: every write applied on the new master is there (it stayed
     # master), no write reported "not applied" ran anywhere

@@ -38,6 +38,8 @@
  *                                                        (loops: on every change)
  *   state T NAME                                         (loops: on every change)
  *   summary w|r n=N ok=K fail=F applied=A not_applied=X unknown=U servers H:P=C ...
+ *   stats commands=N applied=A not_applied=X unknown=U partial=P retries=R connects=C
+ *         failover_waits=W failover_wait_ms=M      (marshal_client_stats_get, loops)
  *   ready T        the client and target are open (events / loops)
  *   done T events=N
  * STATUS is OK or the marshal_status name without MARSHAL_ERR_ (NOMASTER,
@@ -501,6 +503,7 @@ static int
 cmd_loop(marshal_client *c, marshal_target *t, const struct args *a, int writes, int reads)
 {
     struct tally tw, tr;
+    marshal_client_stats st;
     struct view v;
     char key[256], val[32];
     const char *argv[3];
@@ -547,6 +550,14 @@ cmd_loop(marshal_client *c, marshal_target *t, const struct args *a, int writes,
     if (reads) {
         tally_print(&tr, "r");
     }
+    marshal_client_stats_get(c, &st);
+    out("stats commands=%llu applied=%llu not_applied=%llu unknown=%llu partial=%llu "
+        "retries=%llu connects=%llu failover_waits=%llu failover_wait_ms=%llu",
+        (unsigned long long)st.commands, (unsigned long long)st.applied,
+        (unsigned long long)st.not_applied, (unsigned long long)st.unknown,
+        (unsigned long long)st.partial, (unsigned long long)st.retries,
+        (unsigned long long)st.connects, (unsigned long long)st.failover_waits,
+        (unsigned long long)(st.failover_wait_ns / 1000000));
     out("done %lld events=%ld", wall_ms(), n_events);
     return 0;
 }
