@@ -9,8 +9,8 @@
  * the same for each member cluster (a write goes to every one of them).
  * For a group target: just the group's routing.
  *
- * The placement is computed with the library's own code (libclient/mc_ring.c,
- * mc_hash.c: twemproxy-exact), from a consistent copy of the state.
+ * The placement is computed with the library's own code (shm/place/: mc_ring.c,
+ * mc_hash.c, twemproxy-exact), from a consistent copy of the state.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
