@@ -1,5 +1,5 @@
 /*
- * shmdump_key.c -- marshal-shmdump --key KEY [--target NAME]: where a key
+ * key.c -- marshal-shmdump --key KEY [--target NAME]: where a key
  * routes, and why.
  *
  * For every cluster (or the one named by --target): the hash tag applied,
@@ -18,8 +18,7 @@
 
 #include "mc_hash.h"
 #include "mc_ring.h"
-#include "mshm_read.h"
-#include "shmdump_key.h"
+#include "modes.h"
 
 static const char *const route_txt[] = {"master-only", "master-only, read-only mode",
                                          "read/write split"};
