@@ -1,6 +1,6 @@
 /*
  * test_placement.c -- unit tests of the placement primitives (marshal_place:
- * libclient/mc_hash.c, libclient/mc_ring.c).
+ * shm/place/mc_hash.c, shm/place/mc_ring.c).
  *
  * Golden vectors come from /work/shared/reference/placement.md (section 2.1:
  * real nutcracker 0.5.0 placements and hash outputs; 2.3: redis-server 7.0.15

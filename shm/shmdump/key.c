@@ -1,5 +1,5 @@
 /*
- * shmdump_key.c -- marshal-shmdump --key KEY [--target NAME]: where a key
+ * key.c -- marshal-shmdump --key KEY [--target NAME]: where a key
  * routes, and why.
  *
  * For every cluster (or the one named by --target): the hash tag applied,
@@ -9,8 +9,8 @@
  * the same for each member cluster (a write goes to every one of them).
  * For a group target: just the group's routing.
  *
- * The placement is computed with the library's own code (libclient/mc_ring.c,
- * mc_hash.c: twemproxy-exact), from a consistent copy of the state.
+ * The placement is computed with the library's own code (shm/place/: mc_ring.c,
+ * mc_hash.c, twemproxy-exact), from a consistent copy of the state.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -18,8 +18,7 @@
 
 #include "mc_hash.h"
 #include "mc_ring.h"
-#include "mshm_read.h"
-#include "shmdump_key.h"
+#include "modes.h"
 
 static const char *const route_txt[] = {"master-only", "master-only, read-only mode",
                                          "read/write split"};
