@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "ctl_config.h"
@@ -1034,6 +1036,31 @@ parse_cluster(struct parse *p, const config_setting_t *e, struct ctl_config *cfg
     }
 }
 
+/* metrics = { listen = "127.0.0.1:9478"; }: a numeric address, never a name to resolve. */
+static void
+parse_metrics(struct parse *p, const config_setting_t *s, struct ctl_config *cfg)
+{
+    static const char *const keys[] = {"listen", NULL};
+    const config_setting_t *l;
+    unsigned char buf[16];
+
+    if (s == NULL) {
+        return;
+    }
+    only_keys(p, s, keys);
+    l = member(p, s, "listen", CONFIG_TYPE_STRING, 1);
+    if (addr_of(p, l, &cfg->metrics_listen) != 0) {
+        return;
+    }
+    if (inet_pton(AF_INET, cfg->metrics_listen.host, buf) != 1 &&
+        inet_pton(AF_INET6, cfg->metrics_listen.host, buf) != 1) {
+        fail_at(p, l, "\"%s\" is not a numeric IPv4 or IPv6 address (e.g. \"127.0.0.1:9478\")",
+                cfg->metrics_listen.host);
+        return;
+    }
+    cfg->has_metrics = 1;
+}
+
 static void
 parse_notify(struct parse *p, const config_setting_t *s, struct ctl_config *cfg)
 {
@@ -1177,7 +1204,7 @@ ctl_config_load(const char *path, struct ctl_config *cfg, char *err, size_t errl
 {
     static const char *const keys[] = {"segment", "log", "sentinels", "health", "servers",
                                        "address_map", "groups", "clusters", "farms",
-                                       "notify", "secrets_file", NULL};
+                                       "notify", "secrets_file", "metrics", NULL};
     struct parse p = {path, err, errlen, 0};
     const config_setting_t *root, *l, *c;
     config_t lc;
@@ -1281,6 +1308,7 @@ ctl_config_load(const char *path, struct ctl_config *cfg, char *err, size_t errl
         }
     }
     parse_notify(&p, member(&p, root, "notify", CONFIG_TYPE_GROUP, 0), cfg);
+    parse_metrics(&p, member(&p, root, "metrics", CONFIG_TYPE_GROUP, 0), cfg);
     if (!p.failed && (c = member(&p, root, "secrets_file", CONFIG_TYPE_STRING, 0)) != NULL) {
         load_secrets(&p, c, cfg);
     }

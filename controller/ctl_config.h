@@ -130,6 +130,10 @@ struct ctl_config {
     char **notify_argv;
     uint32_t notify_argc;
     uint32_t notify_timeout_ms;
+
+    /* Prometheus endpoint (ctl_metrics.c): has_metrics == 0 when absent */
+    int has_metrics;
+    struct ctl_addr metrics_listen;  /* numeric IPv4 or IPv6 address and port  */
 };
 
 /*

@@ -59,6 +59,7 @@
 
 #include "ctl_conn.h"
 #include "ctl_health.h"
+#include "ctl_metrics.h"
 #include "ctl_log.h"
 
 #define CLIENT_NAME     "marshal-health"
@@ -131,6 +132,7 @@ struct ctl_health {
     uint32_t interval_ms, timeout_ms, info_ms;
     struct hsrv *servers;       /* watched                                   */
     struct hsrv *graveyard;     /* unwatched, freed by the reaper            */
+    struct ctl_metrics *metrics; /* check durations go here (NULL: off)     */
     ev_timer reaper;            /* zero delay while the graveyard is full    */
 };
 
@@ -538,6 +540,7 @@ on_ping(struct ctl_conn *c, redisReply *reply, void *pd)
     if (reply_begin(r, reply)) {
         rtt = (ctl_now_ns() - r->ping_ns) / 1000u;
         r->p.rtt_us = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
+        ctl_metrics_check(r->hs->h->metrics, r->p.rtt_us);
         if (error_is(reply, "MASTERDOWN")) {
             r->masterdown = 1;      /* a replica without its master: up, not readable */
         } else if (reply->type == REDIS_REPLY_ERROR) {
@@ -1163,4 +1166,10 @@ ctl_health_reconfigure(struct ctl_health *h, const struct ctl_config *cfg)
             ev_feed_event(h->loop, &hs->tick, EV_TIMER);
         }
     }
+}
+
+void
+ctl_health_set_metrics(struct ctl_health *h, struct ctl_metrics *metrics)
+{
+    h->metrics = metrics;
 }

@@ -35,4 +35,8 @@ void ctl_health_check_now(struct ctl_health *h, struct ctl_server *s);
  * re-established when the credentials changed). */
 void ctl_health_reconfigure(struct ctl_health *h, const struct ctl_config *cfg);
 
+/* Report each check's round trip to metrics (NULL: stop reporting). */
+struct ctl_metrics;
+void ctl_health_set_metrics(struct ctl_health *h, struct ctl_metrics *metrics);
+
 #endif /* CTL_HEALTH_H */

@@ -74,6 +74,7 @@
 
 #include "ctl_conn.h"
 #include "ctl_log.h"
+#include "ctl_metrics.h"
 #include "ctl_sentinel.h"
 
 #define CLIENT_NAME          "marshal-ctl"
@@ -130,6 +131,7 @@ struct sentinel {
     int rep_reachable, rep_tilt;  /* last reported to the model; -1 = never   */
     int repoll_all;               /* debounced: poll everything (TILT event)  */
     struct sgroup *g;             /* [owner->n_groups]                        */
+    uint64_t last_poll_ms;        /* ctl_now_ms() of the last group view; 0 never */
     uint64_t log_garbage_ms;      /* rate limit for reply complaints          */
     uint64_t log_overflow_ms;     /* rate limit for "too many replicas"       */
     struct sentinel *next_zombie;
@@ -961,6 +963,9 @@ static void
 report_view(struct sentinel *s, uint32_t gi, const struct ctl_sentinel_view *v)
 {
     s->g[gi].have_view = v != NULL;
+    if (v != NULL) {
+        s->last_poll_ms = ctl_now_ms();
+    }
     ctl_model_sentinel_view(s->owner->m, s->si, s->owner->groups[gi], v);
 }
 
@@ -2034,4 +2039,26 @@ ctl_sentinels_poll_now(struct ctl_sentinels *S)
     for (i = 0; i < S->n; i++) {
         poll_all(S->s[i]);
     }
+}
+
+uint32_t
+ctl_sentinels_stats(const struct ctl_sentinels *S, struct ctl_metrics_sentinel *out,
+                    uint32_t max)
+{
+    uint32_t i, n = 0;
+
+    for (i = 0; i < S->n && n < max; i++) {
+        const struct sentinel *s = S->s[i];
+
+        if (s == NULL || s->dead) {
+            continue;
+        }
+        snprintf(out[n].addr, sizeof(out[n].addr), "%s:%u", s->addr.host,
+                 (unsigned)s->addr.port);
+        out[n].up = ctl_conn_state(s->cmd) == CTL_CONN_UP;
+        out[n].tilt = out[n].up && s->tilt;
+        out[n].last_poll_ms = s->last_poll_ms;
+        n++;
+    }
+    return n;
 }

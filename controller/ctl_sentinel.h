@@ -34,6 +34,11 @@ void ctl_sentinels_reconfigure(struct ctl_sentinels *s, const struct ctl_config 
 /* Poll every group on every sentinel now (resync). */
 void ctl_sentinels_poll_now(struct ctl_sentinels *s);
 
+/* Up to max sentinels as the metrics endpoint shows them; returns how many. */
+struct ctl_metrics_sentinel;
+uint32_t ctl_sentinels_stats(const struct ctl_sentinels *s, struct ctl_metrics_sentinel *out,
+                             uint32_t max);
+
 /* The master name an event's payload is about: 1 with it in out, else 0. */
 int ctl_sentinel_event_group(const char *channel, const char *payload, char *out,
                              size_t outlen);

@@ -9,6 +9,9 @@
  *   timers: heartbeat, model tick;  signals: HUP reload, TERM/INT stop
  *   ev_io: the control socket <segment>.ctl (ctl_control: mirror divergence)
  *          the wake socket <segment>.wake (ctl_wake: a byte per publish)
+ *   thread: the metrics endpoint (ctl_metrics, config `metrics`), reading
+ *           the segment; the loop hands it publish and check durations and,
+ *           every tick, the sentinel table
  *
  * --clear-diverged CLUSTER MEMBER is the operator's side of that socket: it
  * sends "clear" and waits (bounded) until the segment shows the mark gone.
@@ -29,10 +32,12 @@
 #include "ctl_control.h"
 #include "ctl_health.h"
 #include "ctl_log.h"
+#include "ctl_metrics.h"
 #include "ctl_model.h"
 #include "ctl_notify.h"
 #include "ctl_sentinel.h"
 #include "ctl_wake.h"
+#include "mshm_read.h"
 #include "mshm_write.h"
 #include "mshm_version.h"
 
@@ -53,6 +58,9 @@ struct daemon {
     struct ctl_control *control; /* the control socket                      */
     struct ctl_wake *wake;       /* the wake socket (NULL: running without)  */
     uint32_t woke_notify;        /* segment notify word at the last wake     */
+    struct ctl_metrics *metrics; /* the Prometheus endpoint (NULL: off)      */
+    struct ctl_metrics_sentinel *mstats; /* scratch for the sentinel table   */
+    uint32_t mstats_cap;
     ev_prepare flush;
     ev_timer heartbeat, tick;
     ev_signal sighup, sigterm, sigint;
@@ -127,7 +135,7 @@ summary(const struct ctl_config *cfg)
  * prepare watcher runs after all of them before the loop blocks: checking
  * here catches them all, coalesced.  Nothing changed: one load, a compare.
  */
-static void
+static int
 wake_if_published(struct daemon *d)
 {
     uint32_t n = mshm_w_notify(d->w);
@@ -135,7 +143,9 @@ wake_if_published(struct daemon *d)
     if (n != d->woke_notify) {
         d->woke_notify = n;
         ctl_wake_all(d->wake);
+        return 1;
     }
+    return 0;
 }
 
 static void
@@ -143,10 +153,14 @@ on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     struct daemon *d = w->data;
 
+    uint64_t t0 = d->metrics != NULL ? mshm_now_ns() : 0;
+
     (void)loop;
     (void)revents;
     ctl_model_flush(d->m);
-    wake_if_published(d);
+    if (wake_if_published(d) && d->metrics != NULL) {
+        ctl_metrics_publish(d->metrics, mshm_now_ns() - t0);
+    }
 }
 
 static void
@@ -167,6 +181,53 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     ctl_model_tick(d->m);
+    if (d->metrics != NULL) {
+        uint32_t n = ctl_sentinels_stats(d->s, d->mstats, d->mstats_cap);
+
+        if (n == d->mstats_cap) {       /* maybe more: grow for the next tick */
+            struct ctl_metrics_sentinel *g =
+                realloc(d->mstats, (d->mstats_cap * 2 + 8) * sizeof(*g));
+
+            if (g != NULL) {
+                d->mstats = g;
+                d->mstats_cap = d->mstats_cap * 2 + 8;
+            }
+        }
+        ctl_metrics_sentinels(d->metrics, d->mstats, n);
+    }
+}
+
+/* Start, restart or stop the metrics endpoint as cfg says (start, reload). */
+static void
+metrics_apply(struct daemon *d, const struct ctl_config *old, const struct ctl_config *cfg)
+{
+    char err[512];
+
+    if (old != NULL && old->has_metrics == cfg->has_metrics &&
+        (!cfg->has_metrics ||
+         (strcmp(old->metrics_listen.host, cfg->metrics_listen.host) == 0 &&
+          old->metrics_listen.port == cfg->metrics_listen.port))) {
+        return;                         /* unchanged */
+    }
+    ctl_health_set_metrics(d->h, NULL);
+    ctl_metrics_stop(d->metrics);
+    d->metrics = NULL;
+    if (!cfg->has_metrics) {
+        if (old != NULL) {
+            log_notice("metrics endpoint stopped");
+        }
+        return;
+    }
+    d->metrics = ctl_metrics_start(&cfg->metrics_listen, d->cfg->seg_path, err, sizeof(err));
+    if (d->metrics == NULL) {
+        log_warn("%s; running without the metrics endpoint (fix metrics.listen, then "
+                 "reload with SIGHUP)", err);
+        return;
+    }
+    ctl_health_set_metrics(d->h, d->metrics);
+    log_notice("metrics: serving http://%s%s%s:%u/metrics",
+               strchr(cfg->metrics_listen.host, ':') ? "[" : "", cfg->metrics_listen.host,
+               strchr(cfg->metrics_listen.host, ':') ? "]" : "", (unsigned)cfg->metrics_listen.port);
 }
 
 static void
@@ -244,6 +305,7 @@ on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
     ctl_health_reconfigure(d->h, next);
     ctl_sentinels_reconfigure(d->s, next);
     ctl_notify_reconfigure(d->notify, next);
+    metrics_apply(d, d->cfg, next);
     ctl_log_set_level(next->log_level);
     ctl_config_free(d->cfg);
     free(d->cfg);
@@ -352,6 +414,7 @@ run(struct daemon *d)
     /* an optimisation over polling: without it (logged) clients only poll */
     d->wake = ctl_wake_new(d->loop, d->cfg->seg_path);
     d->woke_notify = mshm_w_notify(d->w);
+    metrics_apply(d, NULL, d->cfg);
 
     ev_prepare_init(&d->flush, on_prepare);
     d->flush.data = d;
@@ -371,6 +434,11 @@ run(struct daemon *d)
 static void
 teardown(struct daemon *d)
 {
+    if (d->h != NULL) {
+        ctl_health_set_metrics(d->h, NULL);
+    }
+    ctl_metrics_stop(d->metrics);   /* its thread reads the segment */
+    free(d->mstats);
     ctl_control_free(d->control);   /* removes the socket */
     if (d->s != NULL) {
         ctl_sentinels_free(d->s);

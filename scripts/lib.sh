@@ -4,7 +4,8 @@
 # Debian 12 packages Marshal needs to build, test and run its demo.
 MARSHAL_DEPS=(build-essential cmake pkg-config libhiredis-dev libev-dev libconfig-dev
               libcmocka-dev redis-server redis-sentinel redis-tools jq util-linux
-              procps iproute2 nutcracker libevent-dev libuv1-dev mandoc git)
+              procps iproute2 nutcracker libevent-dev libuv1-dev mandoc git
+              libmicrohttpd-dev curl prometheus)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
