@@ -48,10 +48,10 @@ marshal_strerror(int status)
     switch (status) {
     case MARSHAL_OK:              return "ok";
     case MARSHAL_ERR_NOENT:       return "no segment (is marshal-controller running?)";
-    case MARSHAL_ERR_PERM:        return "segment not accessible or unsafe owner/mode";
-    case MARSHAL_ERR_VERSION:     return "segment layout version not supported";
+    case MARSHAL_ERR_PERM:        return "segment not readable or unsafe (run in the group of segment.group; the segment must not be group/other-writable or a symlink)";
+    case MARSHAL_ERR_VERSION:     return "segment layout version not supported (the controller and this library are from different releases: upgrade the older)";
     case MARSHAL_ERR_CORRUPT:     return "segment corrupt";
-    case MARSHAL_ERR_RETIRED:     return "segment retired";
+    case MARSHAL_ERR_RETIRED:     return "segment retired (the controller replaced it: open the handle again)";
     case MARSHAL_ERR_STALE:       return "controller stale: write refused by policy";
     case MARSHAL_ERR_BUSY:        return "segment busy";
     case MARSHAL_ERR_NOTFOUND:    return "no such target";

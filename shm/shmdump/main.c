@@ -7,7 +7,7 @@
  *
  *   marshal-shmdump [options] [SEGMENT]
  *
- * Modes (at most one): the default human-readable table, --json, --watch,
+ * Modes (at most one): the default human-readable table, --json, --prometheus, --watch,
  * --check.  See usage() for options and exit codes.
  *
  *
@@ -33,6 +33,7 @@
 
 #include "mshm_version.h"
 #include "modes.h"
+#include "mshm_prom.h"
 
 /* ---- main ---------------------------------------------------------------- */
 
@@ -54,6 +55,9 @@ usage(FILE *f)
 "                     per line.\n"
 "  -c, --check        validate the header, every state invariant and the event\n"
 "                     ring; print \"OK ...\" and exit 0, or the reason and exit 1\n"
+"  -p, --prometheus   the per-group and per-server series in Prometheus text\n"
+"                     format, as the controller's /metrics serves them (for\n"
+"                     node_exporter's textfile collector)\n"
 "  -k, --key KEY      where KEY routes in every cluster and farm (or only in\n"
 "                     --target NAME, which may also be a group): hash tag, hash\n"
 "                     value, ring point, group, and the servers for writes and\n"
@@ -98,7 +102,8 @@ int
 main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},      {"watch", no_argument, NULL, 'w'},
+        {"json", no_argument, NULL, 'j'},      {"prometheus", no_argument, NULL, 'p'},
+        {"watch", no_argument, NULL, 'w'},
         {"check", no_argument, NULL, 'c'},     {"events", required_argument, NULL, 'e'},
         {"count", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
         {"key", required_argument, NULL, 'k'},  {"target", required_argument, NULL, 'T'},
@@ -110,14 +115,15 @@ main(int argc, char **argv)
     const char *path;
     struct ctx c;
 
-    while ((o = getopt_long(argc, argv, "jwck:T:e:n:t:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "jpwck:T:e:n:t:h", opts, NULL)) != -1) {
         switch (o) {
         case 'j':
+        case 'p':
         case 'w':
         case 'c':
         case 'k':
             if (mode != 0 && mode != o) {
-                errmsg("--json, --watch, --check and --key are exclusive");
+                errmsg("--json, --prometheus, --watch, --check and --key are exclusive");
                 return EX_USAGE;
             }
             mode = o;
@@ -200,6 +206,9 @@ main(int argc, char **argv)
         } else {
             if (mode == 'k') {
                 rc = shmdump_key(stdout, &c.st, key, target);
+            } else if (mode == 'p') {
+                mshm_prom_render(stdout, &c.st, (int)mshm_liveness(&c.r, mshm_now_ns()),
+                                 mshm_release(), mshm_git_rev());
             } else if (mode == 'j') {
                 print_json(&c, (uint32_t)nev);
             } else {

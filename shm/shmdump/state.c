@@ -412,11 +412,13 @@ report_attach(const struct mshm_reader *r, const char *path, int rc)
             errmsg("permission denied reading %s (mode %04o, owner %s:%s)%s", safe,
                    (unsigned)(st.st_mode & 07777), owner, group, hint);
         } else {
-            errmsg("%s: unsafe segment: %s", safe, strip_path(r, path));
+            errmsg("%s: unsafe segment: %s (see segment.path and segment.mode in "
+                   "marshal.conf(5))", safe, strip_path(r, path));
         }
         return EX_ATTACH;
     case MSHM_ERR_VERSION:
-        errmsg("%s: incompatible segment version: %s", safe, strip_path(r, path));
+        errmsg("%s: incompatible segment version: %s (use the marshal-shmdump of the "
+               "controller's release)", safe, strip_path(r, path));
         return EX_ATTACH;
     case MSHM_ERR_RETIRED:
         errmsg("%s: segment retired (replaced) and no current segment found: %s", safe,

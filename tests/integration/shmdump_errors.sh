@@ -127,7 +127,7 @@ run_expect 0 '\+event-255' "$SHMDUMP" "$R2"
 # major must read as a version mismatch, not as corruption
 V=$(copy_seg version.seg)
 printf '\002\000\007\000' | dd of="$V" bs=1 seek=8 conv=notrunc status=none
-run_expect 2 "^marshal-shmdump: $V: incompatible segment version: segment layout version 2.7, this build reads 1.x$" \
+run_expect 2 "^marshal-shmdump: $V: incompatible segment version: segment layout version 2.7, this build reads 1.x \\(use the marshal-shmdump of the controller.s release\\)$" \
     "$SHMDUMP" "$V"
 run_expect 2 "layout version 2.7, this build reads 1.x" "$SHMDUMP" --check "$V"
 run_expect 2 "layout version 2.7" "$SHMDUMP" --json "$V"
