@@ -203,6 +203,18 @@ check notify_relative 1 "notify.program" "absolute path" <<'C'
 notify = { program = "notify.sh"; };
 groups = ( { name = "a"; master = "127.0.0.1:1"; } );
 C
+check metrics_name 2 "metrics.listen" "numeric" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+metrics = { listen = "localhost:9478"; };
+C
+check metrics_port 2 "metrics.listen" "port 1-65535" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+metrics = { listen = "127.0.0.1:0"; };
+C
+check metrics_key 2 "metrics.port" "unknown" <<'C'
+groups = ( { name = "a"; master = "127.0.0.1:1"; } );
+metrics = { port = 9478; };
+C
 check addr_map_dup 3 "address_map.[1]" "mapped twice" <<'C'
 address_map = (
   { from = "10.0.0.1:6379"; to = "127.0.0.1:1"; },
