@@ -116,6 +116,14 @@ stat_ticks() { # PID -> utime + stime (ticks)
     awk '{ print $12 + $13 }' <<<"$s"
 }
 sched_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
+# the threads other than the loop's (the metrics endpoint's thread)
+sched_ns_others() {
+    local t s=0
+    for t in /proc/"$1"/task/*; do
+        [[ ${t##*/} == "$1" ]] || s=$((s + $(awk '{ print $1 }' "$t/schedstat")))
+    done
+    echo "$s"
+}
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 seg_rss_kb() { # PID PATH -> Rss of the mappings of PATH
     # prefix match: the segment is built under a temporary name and renamed
@@ -180,6 +188,7 @@ segment = {
   stale_after_ms = 3000;
 };
 log = { level = "notice"; };
+$( ((MPORT > 0)) && echo "metrics = { listen = \"127.0.0.1:$MPORT\"; };" )
 health = { interval_ms = 100; timeout_ms = 250; info_ms = $INFO_MS; down_after = 3; up_after = 2; };
 groups = (
 EOF
@@ -198,6 +207,43 @@ all_up_q() { # N -> jq filter: every group has its master and 2 readable replica
         ([.servers[] | select(.flags | index("readable"))] | length) == 2)] | length) == %d' "$1"
 }
 
+# a free port for the metrics endpoint outside the responder's range (0: curl
+# missing, no scrape figures)
+MPORT=0
+pick_mport() { # BASE SERVERS
+    local i p
+    MPORT=0
+    command -v curl >/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        p=$((20000 + RANDOM % 12000))
+        ((p >= $1 && p < $1 + $2)) && continue
+        timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null && continue
+        MPORT=$p
+        return 0
+    done
+}
+
+# scrape_cost N: K scrapes of /metrics one after another; the CPU of the
+# endpoint's thread per scrape (the loop does nothing for a scrape); render
+# time as the endpoint reports it; wall time per scrape as curl sees it
+SCRAPES=()
+scrape_cost() {
+    local n=$1 k=20 i ns0 ns1 wall=0 w out=$DIR/scrape-$n.txt
+    ((MPORT > 0)) || return 0
+    curl -sf --max-time 10 -o "$out" "http://127.0.0.1:$MPORT/metrics" || { log "scrape failed"; return 0; }
+    ns0=$(sched_ns_others "$CTL_PID")
+    for ((i = 0; i < k; i++)); do
+        w=$(curl -sf --max-time 10 -o "$out" -w '%{time_total}' "http://127.0.0.1:$MPORT/metrics") || return 0
+        wall=$(awk -v a="$wall" -v b="$w" 'BEGIN { print a + b }')
+    done
+    ns1=$(sched_ns_others "$CTL_PID")
+    SCRAPES+=("$(printf '%6d %8d %9d %10.0f %10.0f %10.0f' "$n" "$(grep -vc '^#' "$out")" "$(wc -c <"$out")" \
+        "$(awk '$1 == "marshal_scrape_duration_seconds" { print $2 * 1e6 }' "$out")" \
+        "$(awk -v w="$wall" -v k=$k 'BEGIN { print w / k * 1e6 }')" \
+        "$(awk -v d=$((ns1 - ns0)) -v k=$k 'BEGIN { print d / k / 1e3 }')")")
+    log "$n groups: scrape ${SCRAPES[-1]}"
+}
+
 RESULTS=()
 SEGSIZE=()
 run_size() { # N
@@ -207,6 +253,7 @@ run_size() { # N
     start_responder "$servers"
     log "$n groups: responder pid $RESP_PID on 127.0.0.1:$BASE-$((BASE + servers - 1))"
     conf=$DIR/marshal-$n.conf
+    pick_mport "$BASE" "$servers"
     write_conf "$n" "$BASE" "$conf"
     "$CTL" -c "$conf" --check-config >"$DIR/check-$n.out" 2>&1 || { cat "$DIR/check-$n.out" >&2; fail "config rejected"; }
     rm -f "$SEG" "$SEG.lock" "$SEG.ctl" "$SEG.wake"
@@ -268,6 +315,7 @@ run_size() { # N
         "$rcpu" "$up_s" "$pings" "$infos" "$pubs")")
     CPU_AT[$n]=$cpu_ns
     log "$n groups: ${RESULTS[-1]}"
+    scrape_cost "$n"
     stop_pid "$CTL_PID"
     CTL_PID=
     stop_pid "$RESP_PID"
@@ -291,6 +339,13 @@ printf '%6s %7s %7s %8s %9s %8s %8s %8s %8s %9s %7s %9s %9s %9s\n' groups server
     CPU%\(ns\) us/check RSS_MB of_shm peak_MB resp_CPU% up_s rounds/s INFO/s publishes
 printf '%s\n' "${RESULTS[@]}"
 printf '%s\n' "${SEGSIZE[@]}"
+if ((${#SCRAPES[@]} > 0)); then
+    echo "metrics endpoint (20 scrapes of /metrics in a row, after the window):"
+    printf '%6s %8s %9s %10s %10s %10s\n' groups series bytes render_us wall_us ctl_cpu_us
+    printf '%s\n' "${SCRAPES[@]}"
+    echo "(render_us: the endpoint's marshal_scrape_duration_seconds; wall_us: curl's time per scrape;" \
+        "ctl_cpu_us: CPU of the endpoint's thread per scrape; the loop's thread does no work for a scrape)"
+fi
 echo "(CPU% is of one core; RSS includes the touched pages of the segment mapping: 'of_shm';" \
     "rounds/s, INFO/s: health rounds (PINGs) and INFOs the responder answered per server per second" \
     "in the window: 10 and $(awk -v i="$INFO_MS" 'BEGIN { printf "%.2g", 1000 / i }') when the checks keep up)"
