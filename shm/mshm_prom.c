@@ -207,6 +207,61 @@ each_group(FILE *f, const struct mshm_state *st, enum gfield which, long *n)
     }
 }
 
+/* Per cluster/farm: members, members that cannot take writes, diverged mirrors. */
+enum cfield { C_MEMBERS, C_NOMASTER, C_DIVERGED };
+
+static int
+group_writable(const struct mshm_state *st, uint32_t gi)
+{
+    const struct mshm_group *g = gi < st->hdr.n_groups ? group_at(st, gi) : NULL;
+
+    return g != NULL && !(g->flags & MSHM_GF_NO_MASTER) && g->master_idx < st->hdr.n_servers &&
+           st->servers[g->master_idx].health == MSHM_HEALTH_UP;
+}
+
+static void
+each_cluster(FILE *f, const struct mshm_state *st, enum cfield which, long *n)
+{
+    static const char *const names[] = {"marshal_cluster_members",
+                                        "marshal_cluster_members_without_master",
+                                        "marshal_cluster_members_diverged"};
+    char cname[4 * MSHM_NAME_MAX];
+    uint32_t i, j;
+
+    for (i = 0; i < st->hdr.n_clusters; i++) {
+        const struct mshm_cluster *c = &st->clusters[i];
+        uint32_t v = 0;
+
+        if (!(c->flags & MSHM_CF_IN_USE)) {
+            continue;
+        }
+        for (j = 0; j < c->n_members && j < MSHM_CLUSTER_MEMBERS; j++) {
+            const struct mshm_member *mb = &c->members[j];
+
+            if (which == C_MEMBERS) {
+                v++;
+            } else if (which == C_DIVERGED) {
+                v += (mb->flags & MSHM_MF_DIVERGED) != 0;
+            } else if (c->kind == MSHM_KIND_CLUSTER) {
+                v += !group_writable(st, mb->idx);
+            } else if (mb->idx < st->hdr.n_clusters) {
+                /* a farm member (a cluster) without a master in any of its groups */
+                const struct mshm_cluster *mc = &st->clusters[mb->idx];
+                uint32_t k, bad = 0;
+
+                for (k = 0; k < mc->n_members && k < MSHM_CLUSTER_MEMBERS; k++) {
+                    bad += !group_writable(st, mc->members[k].idx);
+                }
+                v += bad > 0;
+            }
+        }
+        fprintf(f, "%s{%s=\"%s\"} %" PRIu32 "\n", names[which],
+                c->kind == MSHM_KIND_FARM ? "farm" : "cluster",
+                mshm_prom_escape(c->name, cname, sizeof(cname)), v);
+        ++*n;
+    }
+}
+
 long
 mshm_prom_render(FILE *f, const struct mshm_state *st, int liveness, const char *release,
                  const char *revision)
@@ -242,6 +297,17 @@ mshm_prom_render(FILE *f, const struct mshm_state *st, int liveness, const char 
     each_group(f, st, G_SWITCHES, &n);
     help(f, "marshal_events_total", "counter", "Group events by type.");
     each_group(f, st, G_EVENTS, &n);
+
+    help(f, "marshal_cluster_members", "gauge",
+         "Members of a cluster (groups) or farm (clusters); label cluster or farm.");
+    each_cluster(f, st, C_MEMBERS, &n);
+    help(f, "marshal_cluster_members_without_master", "gauge",
+         "Members whose keys cannot be written now (a group without a confirmed master that is "
+         "up; for a farm, a cluster with such a group).");
+    each_cluster(f, st, C_NOMASTER, &n);
+    help(f, "marshal_cluster_members_diverged", "gauge",
+         "Mirror members marked diverged (missed writes; an operator must clear them).");
+    each_cluster(f, st, C_DIVERGED, &n);
 
     help(f, "marshal_server_up", "gauge", "1 while the server passes its health checks.");
     each_server(f, st, s_up, &n);

@@ -13,7 +13,8 @@
 #      both legs, and the 50 keys are gone from all four servers while the
 #      other 150 remain.
 #   2. kill -9 the group of "ca" holding key far:60 (found with
-#      marshal-shmdump --key): GET through the farm returns that group's keys
+#      marshal-shmdump --key; --prometheus then counts one member of ca and of
+#      the farm that cannot be written, promtool-clean): GET through the farm returns that group's keys
 #      from "cb" and the other keys from "ca" (legs), values all right.
 #
 #   lib_farm.sh MARSHAL_CONTROLLER MARSHAL_SHMDUMP MIRROR_CHECK
@@ -137,5 +138,17 @@ read -r ga _ <<<"${WHERE[$K]}"
 rkill "${PORT[$DOWN]}"
 await 30 "$DOWN's server shown down" seg_is "$(grp "$DOWN").servers[0].health == \"down\""
 it_log "2. kill -9 $DOWN (:${PORT[$DOWN]}), the group of $K in ca"
+# the cluster and farm series of marshal-shmdump --prometheus (= /metrics) say so
+need promtool
+"$SHMDUMP" --prometheus "$SEG" >"$IT_DIR/farm.prom" || fail "shmdump --prometheus"
+promtool check metrics <"$IT_DIR/farm.prom" >"$IT_DIR/promtool.txt" 2>&1 ||
+    fail "promtool: $(head -5 "$IT_DIR/promtool.txt")"
+for want in 'marshal_cluster_members{cluster="ca"} 2' 'marshal_cluster_members{farm="farm"} 2' \
+    'marshal_cluster_members_without_master{cluster="ca"} 1' \
+    'marshal_cluster_members_without_master{cluster="cb"} 0' \
+    'marshal_cluster_members_without_master{farm="farm"} 1' \
+    'marshal_cluster_members_diverged{farm="farm"} 0'; do
+    grep -qxF "$want" "$IT_DIR/farm.prom" || fail "shmdump --prometheus lacks '$want':"$'\n'"$(grep cluster_members "$IT_DIR/farm.prom")"
+done
 run farm fread far "$Q" $N ca cb "$DOWN"
 it_log "2. $OUT"

@@ -51,6 +51,7 @@ it_log "promtool check metrics: clean ($(grep -vc '^#' "$M") series)"
 
 # every family, with its type
 for f in build_info:gauge segment_generation:gauge publishes_total:counter controller_up:gauge \
+    cluster_members:gauge cluster_members_without_master:gauge cluster_members_diverged:gauge \
     group_degraded:gauge group_has_master:gauge group_failover_in_progress:gauge \
     group_readable_replicas:gauge group_master_epoch:gauge master_changes_total:counter \
     events_total:counter server_up:gauge server_role:gauge replica_lag_seconds:gauge \
